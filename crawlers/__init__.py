@@ -1,0 +1,1 @@
+"""Scrapy side of Fangxin Watch: settings, spiders, middlewares, plans, scheduler."""

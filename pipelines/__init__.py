@@ -1,0 +1,1 @@
+"""Scrapy item pipelines (extract, flag, evidence, save) and the store."""

@@ -1,0 +1,1 @@
+"""The inspectors' and rule authors' web app."""
