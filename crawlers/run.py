@@ -1,0 +1,81 @@
+"""Start crawls in this process: settings assembly and the Scrapy CrawlerProcess."""
+
+from __future__ import annotations
+
+import getpass
+from urllib.parse import urlsplit
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
+from crawlers.browser import launch_options
+
+
+def build_settings(db: str, overrides: dict | None = None, render: bool = False) -> Settings:
+    """Project settings, then per-crawl values, then explicit overrides (highest priority)."""
+    settings = Settings()
+    settings.setmodule("crawlers.settings", priority="project")
+    settings.set("FANGXIN_DB", db, priority="cmdline")
+    if not settings.get("FANGXIN_OPERATOR"):
+        try:
+            settings.set("FANGXIN_OPERATOR", getpass.getuser(), priority="project")
+        except (KeyError, OSError):
+            settings.set("FANGXIN_OPERATOR", "unknown", priority="project")
+    if render:
+        settings.set("PLAYWRIGHT_LAUNCH_OPTIONS", launch_options(), priority="cmdline")
+    else:
+        # No page needs the browser: keep Scrapy's own HTTP handlers and start no Chromium.
+        settings.set("DOWNLOAD_HANDLERS", {}, priority="cmdline")
+    for key, value in (overrides or {}).items():
+        settings.set(key, value, priority="cmdline")
+    return settings
+
+
+def url_hosts(urls) -> list[str]:
+    return sorted({(urlsplit(u).hostname or "").lower() for u in urls if urlsplit(u).hostname})
+
+
+def run_urls(urls: list[str], db: str, render: bool = False, overrides: dict | None = None) -> dict:
+    """Fetch each URL once through the full pipeline; return the crawl's stats."""
+    from crawlers.spiders.pages import PagesSpider
+
+    overrides = dict(overrides or {})
+    # Hosts the operator named explicitly are allowed even when private (e.g. the sandbox on 127.0.0.1).
+    allowed = list(overrides.get("FANGXIN_ALLOW_PRIVATE_HOSTS", [])) + url_hosts(urls)
+    overrides["FANGXIN_ALLOW_PRIVATE_HOSTS"] = allowed
+    settings = build_settings(db, overrides, render=render)
+    process = CrawlerProcess(settings, install_root_handler=True)
+    crawler = process.create_crawler(PagesSpider)
+    process.crawl(crawler, urls=urls, render=render, plan=settings.get("FANGXIN_PLAN"))
+    process.start()
+    return dict(crawler.stats.get_stats())
+
+
+def plan_settings(plan) -> dict:
+    """Scrapy settings a plan sets for its crawl."""
+    out = {
+        "FANGXIN_PLAN": plan.name,
+        "ROBOTSTXT_OBEY": plan.obey_robots,
+        "DOWNLOAD_DELAY": plan.delay,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": plan.concurrency,
+        "DEPTH_LIMIT": plan.max_depth,
+        "AUTOTHROTTLE_ENABLED": plan.delay > 0,
+    }
+    if plan.user_agent:
+        out["USER_AGENT"] = plan.user_agent
+    if plan.allow_private:
+        out["FANGXIN_ALLOW_PRIVATE_HOSTS"] = list(plan.allowed_domains)
+    return out
+
+
+def run_plan(plan, db: str, overrides: dict | None = None) -> dict:
+    """Run one plan now through the full pipeline; return the crawl's stats."""
+    from crawlers.spiders.plan import PlanSpider
+
+    merged = plan_settings(plan) | dict(overrides or {})
+    settings = build_settings(db, merged, render=plan.render in ("browser", "auto"))
+    process = CrawlerProcess(settings, install_root_handler=True)
+    crawler = process.create_crawler(PlanSpider)
+    process.crawl(crawler, plan=plan)
+    process.start()
+    return dict(crawler.stats.get_stats())
