@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -70,11 +72,16 @@ def _strip(value):
     return value
 
 
-def load_plan(path: str | Path) -> Plan:
+def load_plan(path: str | Path, variables: dict[str, str] | None = None) -> Plan:
+    """Read and check a plan. `${NAME}` in the file is replaced from `variables`, then from
+    the environment (the bundled sandbox plans use `${SANDBOX}`, the sandbox's base URL)."""
     path = str(path)
     try:
         with open(path, encoding="utf-8") as fh:
-            doc = yaml.load(fh, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+            text = fh.read()
+        values = {**os.environ, **(variables or {})}
+        text = string.Template(text).safe_substitute(values)
+        doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
     except OSError as exc:
         raise PlanError(f"{path}:0: plan: cannot read: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
