@@ -1,42 +1,32 @@
 # Fangxin Watch — the two commands: `make demo` and `make test`.
-# Both create .venv when missing or stale, install the project (editable) and
-# Debian's Chromium, CJK fonts and Redis when missing, then run.
+# Both create .venv when missing or stale, install the project (editable) and,
+# when missing, Debian's Chromium, CJK fonts, Redis and OpenSSL; then run.
 
-PYTHON ?= python3
-VENV   := .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.fangxin-installed
-SYSTEM_STAMP := $(VENV)/.fangxin-system
+BIN := .venv/bin
 
-.PHONY: demo test lint venv system clean bench
+.PHONY: demo test lint setup venv system bench clean
 
-demo: venv system
+demo: setup
 	$(BIN)/fangxin demo
 
-test: venv system
+test: setup
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: venv
 	$(BIN)/ruff check .
 
-bench: venv system
+bench: setup
 	$(BIN)/fangxin bench rules
+	$(BIN)/fangxin bench crawl
 
-venv: $(STAMP)
+setup: venv system
 
-# Recreate the venv when its interpreter is gone or broken (stale), reinstall
-# when pyproject.toml changed.
-$(STAMP): pyproject.toml
-	@if ! $(BIN)/python -c "import sys; assert sys.version_info >= (3, 11)" 2>/dev/null; then \
-		echo "Creating $(VENV)"; rm -rf $(VENV); $(PYTHON) -m venv $(VENV); \
-	fi
-	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
-	@touch $(STAMP)
+venv:
+	@bash scripts/setup-venv.sh
 
 system:
 	@bash scripts/setup-system.sh
 
 clean:
-	rm -rf $(VENV) data/demo build *.egg-info
+	rm -rf .venv data/demo build *.egg-info
