@@ -1,0 +1,1124 @@
+"""The SQLite store: the one module that knows the database schema.
+
+Everything Fangxin Watch keeps lives in one SQLite file (WAL mode, foreign keys
+on), readable with any SQLite tool (sqlite-utils, Datasette). The schema is
+built by the numbered migrations in `MIGRATIONS`; a database written by an
+older version is upgraded when it is opened, and no migration ever drops a
+table. Applied migrations are listed in `schema_migrations`.
+
+Writes that belong together are one transaction (`BEGIN IMMEDIATE` ... `COMMIT`):
+a capture, its merchant, its evidence location, its hits, its prices and its
+full-text row land together or not at all, so a crawl killed with SIGKILL
+leaves a consistent database holding every capture it reported as stored.
+
+Captures and the audit log are hash chains (see `pipelines.chain`): each
+entry's hash folds in the previous one, computed inside the write
+transaction, so the chain order is the commit order.
+
+Public API (used by the crawl, the review UI and the commands):
+
+    store = Store(path)
+    run_id = store.start_run(plan, operator, settings)
+    store.finish_run(run_id, status, stats)
+    capture_id = store.save_capture(run_id, capture, hits)
+    result = store.save_capture_result(run_id, capture, hits)   # SaveResult(capture_id, new, hits_stored)
+    store.latest_capture(url) -> dict | None
+    store.iter_hits(state=None, since=None) -> Iterator[dict]    # `fangxin hits --jsonl` lines
+    store.append_audit(actor, action, object_type, object_id, detail) -> int
+    store.verify_captures() / store.verify_audit() -> ChainReport
+    store.close()
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import threading
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import sqlite_utils
+
+from pipelines import chain
+
+UTC = dt.UTC
+CST = dt.timezone(dt.timedelta(hours=8), "+08:00")
+
+HIT_STATES = ("new", "triaged", "confirmed", "false_positive", "ignored", "promoted")
+# Working days an inspector has to verify a monitoring lead (市场监督管理行政处罚程序规定 第十八条: 15 working days).
+VERIFY_WORKING_DAYS = 15
+
+
+# --------------------------------------------------------------------------- time helpers
+
+
+def utc_now() -> str:
+    """Now in UTC, ISO 8601 with milliseconds and "Z" (the store's one time format)."""
+    return format_utc(dt.datetime.now(UTC))
+
+
+def format_utc(moment: dt.datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_time(value: str) -> dt.datetime:
+    """Parse an ISO 8601 date or date-time; naive values are taken as China time (+08:00)."""
+    text = value.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        text += "T00:00:00"
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=CST)
+    return moment
+
+
+def normalize_time(value: str | None) -> str:
+    """Any ISO 8601 time → the store's UTC format; empty → now."""
+    if not value:
+        return utc_now()
+    return format_utc(parse_time(value))
+
+
+def to_cst(value: str) -> str:
+    """A stored UTC time shown in China time with its offset, e.g. 2025-06-01 20:00:00 +08:00."""
+    return parse_time(value).astimezone(CST).strftime("%Y-%m-%d %H:%M:%S +08:00")
+
+
+def add_working_days(start: dt.date, days: int) -> dt.date:
+    """`start` plus `days` working days (Monday-Friday; public holidays are not modelled)."""
+    current = start
+    remaining = days
+    while remaining > 0:
+        current += dt.timedelta(days=1)
+        if current.weekday() < 5:
+            remaining -= 1
+    return current
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def _json(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _loads(value: str | None, default: Any = None) -> Any:
+    if value is None or value == "":
+        return default
+    return json.loads(value)
+
+
+def normalize_match(text: str) -> str:
+    """The form of a matched phrase used in dedupe fingerprints: NFKC, lower case, no spaces."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or "")).lower()
+
+
+def hit_fingerprint(merchant_key: str, rule: str, match: str) -> str:
+    raw = f"{merchant_key}\x1f{rule}\x1f{normalize_match(match)}".encode()
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+def _domain(url: str | None) -> str:
+    try:
+        return (urlsplit(url or "").hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def capture_text(capture: Mapping[str, Any]) -> str:
+    """The searchable text of a capture: its extracted fields, one per paragraph."""
+    fields = capture.get("fields") or {}
+    parts: list[str] = []
+    for key in sorted(fields):
+        value = fields[key]
+        if isinstance(value, str):
+            parts.append(value)
+        elif value is not None:
+            parts.append(json.dumps(value, ensure_ascii=False))
+    return "\n\n".join(p for p in parts if p)
+
+
+# --------------------------------------------------------------------------- migrations
+#
+# Numbered, append-only. Never edit a released migration and never drop a table:
+# add a new migration instead. Each runs in its own transaction together with its
+# schema_migrations row.
+
+M1_CORE = """
+CREATE TABLE crawl_runs (
+    id INTEGER PRIMARY KEY,
+    plan TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    settings TEXT,                -- JSON
+    hostname TEXT,
+    software TEXT,
+    pid INTEGER,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL DEFAULT 'running',
+    stats TEXT                    -- JSON
+);
+CREATE TABLE merchants (
+    id INTEGER PRIMARY KEY,
+    name TEXT,
+    credit_code TEXT,             -- 统一社会信用代码
+    domain TEXT,
+    sector TEXT,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL
+);
+CREATE UNIQUE INDEX merchants_credit_code ON merchants(credit_code) WHERE credit_code IS NOT NULL;
+CREATE UNIQUE INDEX merchants_name_domain ON merchants(name, domain) WHERE credit_code IS NULL;
+CREATE TABLE captures (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES crawl_runs(id),
+    url TEXT NOT NULL,
+    final_url TEXT,
+    method TEXT,
+    status INTEGER,
+    content_type TEXT,
+    encoding TEXT,
+    render TEXT,
+    remote_ip TEXT,
+    fetched_at TEXT NOT NULL,     -- UTC ISO 8601 "Z"
+    body_sha256 TEXT,
+    body_length INTEGER,
+    truncated INTEGER NOT NULL DEFAULT 0,
+    title TEXT,
+    sector TEXT,
+    plan TEXT,
+    merchant_id INTEGER REFERENCES merchants(id),
+    request_headers TEXT,         -- JSON
+    response_headers TEXT,        -- JSON
+    fields TEXT,                  -- JSON: extracted fields
+    text TEXT,                    -- searchable text (captures_fts)
+    error TEXT,
+    screenshot_sha256 TEXT,
+    dom_sha256 TEXT,
+    warc_file TEXT,               -- file name inside the evidence folder
+    warc_offset INTEGER,
+    warc_length INTEGER,
+    warc_sha256 TEXT,             -- SHA-256 of the capture's WARC bytes [offset, offset+length)
+    record_sha256 TEXT,           -- chain: SHA-256 of the capture's canonical payload
+    chain_prev TEXT,              -- chain: previous capture's chain hash
+    chain_hash TEXT               -- chain: sha256(chain_prev ":" record_sha256)
+);
+CREATE INDEX captures_url ON captures(url, id);
+CREATE INDEX captures_run ON captures(run_id);
+CREATE INDEX captures_merchant ON captures(merchant_id);
+CREATE TABLE hits (
+    id INTEGER PRIMARY KEY,
+    capture_id INTEGER NOT NULL REFERENCES captures(id),
+    run_id INTEGER REFERENCES crawl_runs(id),
+    merchant_id INTEGER REFERENCES merchants(id),
+    rule TEXT NOT NULL,
+    pack TEXT,
+    pack_version TEXT,
+    category TEXT,
+    severity TEXT,
+    confidence REAL,
+    law TEXT,
+    legal TEXT,                   -- JSON: the citation(s)
+    message TEXT,
+    field TEXT,
+    span_start INTEGER,
+    span_end INTEGER,
+    match TEXT,
+    excerpt TEXT,
+    extracted TEXT,               -- JSON
+    exceptions TEXT,              -- JSON
+    fingerprint TEXT NOT NULL,    -- dedupe: merchant, rule, normalised match
+    duplicate_of INTEGER REFERENCES hits(id),
+    state TEXT NOT NULL DEFAULT 'new',
+    assignee TEXT,
+    due_at TEXT,
+    captured_at TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX hits_capture ON hits(capture_id);
+CREATE TABLE prices (
+    id INTEGER PRIMARY KEY,
+    capture_id INTEGER NOT NULL REFERENCES captures(id),
+    merchant_id INTEGER REFERENCES merchants(id),
+    url TEXT NOT NULL,
+    product TEXT,
+    label TEXT,
+    amount REAL,
+    currency TEXT NOT NULL DEFAULT 'CNY',
+    kind TEXT,                    -- current | reference
+    observed_at TEXT NOT NULL
+);
+CREATE INDEX prices_url ON prices(url, observed_at);
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    display_name TEXT,
+    role TEXT NOT NULL,           -- inspector | supervisor | rule_author | auditor | admin
+    password_hash TEXT,
+    active INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    last_login_at TEXT
+);
+CREATE TABLE decisions (
+    id INTEGER PRIMARY KEY,
+    hit_id INTEGER NOT NULL REFERENCES hits(id),
+    user_id INTEGER REFERENCES users(id),
+    actor TEXT NOT NULL,
+    verdict TEXT NOT NULL,        -- the hit state chosen: confirmed | false_positive | ignored | ...
+    previous_state TEXT,
+    note TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX decisions_hit ON decisions(hit_id);
+CREATE TABLE leads (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    merchant_id INTEGER REFERENCES merchants(id),
+    source TEXT NOT NULL DEFAULT 'monitoring',   -- 监督检查 | 投诉 | 举报 | 移送 | 交办 | monitoring
+    state TEXT NOT NULL DEFAULT 'registered',    -- 登记 → 核查 → 立案 | 不予立案 | 移送 ...
+    created_by TEXT,
+    assignee TEXT,
+    due_at TEXT,
+    note TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE lead_hits (
+    lead_id INTEGER NOT NULL REFERENCES leads(id),
+    hit_id INTEGER NOT NULL REFERENCES hits(id),
+    PRIMARY KEY (lead_id, hit_id)
+);
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    object_type TEXT,
+    object_id TEXT,
+    detail TEXT,                  -- JSON
+    record_sha256 TEXT NOT NULL,
+    chain_prev TEXT NOT NULL,
+    chain_hash TEXT NOT NULL
+);
+"""
+
+M2_FTS = """
+CREATE VIRTUAL TABLE captures_fts USING fts5(title, text, content='captures', content_rowid='id', tokenize='trigram');
+INSERT INTO captures_fts(rowid, title, text) SELECT id, title, text FROM captures;
+"""
+
+M3_RECRAWL_TIMESTAMPS = """
+ALTER TABLE captures ADD COLUMN seen_count INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE captures ADD COLUMN last_seen_at TEXT;
+ALTER TABLE captures ADD COLUMN previous_id INTEGER REFERENCES captures(id);
+UPDATE captures SET last_seen_at = fetched_at WHERE last_seen_at IS NULL;
+CREATE TABLE captures_seen (
+    id INTEGER PRIMARY KEY,
+    capture_id INTEGER NOT NULL REFERENCES captures(id),
+    run_id INTEGER NOT NULL REFERENCES crawl_runs(id),
+    seen_at TEXT NOT NULL,
+    status INTEGER,
+    warc_file TEXT,
+    warc_offset INTEGER,
+    warc_length INTEGER
+);
+CREATE INDEX captures_seen_capture ON captures_seen(capture_id);
+ALTER TABLE crawl_runs ADD COLUMN chain_head TEXT;
+CREATE TABLE timestamps (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER REFERENCES crawl_runs(id),
+    chain_hash TEXT NOT NULL,     -- the timestamped value (hex SHA-256)
+    tsa_url TEXT NOT NULL,
+    token BLOB NOT NULL,          -- DER TimeStampResp as returned by the TSA
+    gen_time TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX timestamps_run ON timestamps(run_id);
+"""
+
+M4_QUEUE_INDEXES = """
+CREATE INDEX hits_state ON hits(state, severity, captured_at);
+CREATE INDEX hits_severity ON hits(severity);
+CREATE INDEX hits_fingerprint ON hits(fingerprint, id);
+CREATE INDEX hits_captured_at ON hits(captured_at);
+CREATE INDEX hits_assignee ON hits(assignee, state);
+CREATE INDEX hits_rule ON hits(rule);
+CREATE INDEX hits_due ON hits(due_at) WHERE state IN ('new', 'triaged');
+CREATE INDEX lead_hits_hit ON lead_hits(hit_id);
+CREATE INDEX leads_state ON leads(state, due_at);
+CREATE INDEX audit_object ON audit_log(object_type, object_id);
+"""
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "core tables", M1_CORE),
+    (2, "full-text search over captures (FTS5, trigram)", M2_FTS),
+    (3, "recrawl observations, run chain heads, RFC 3161 timestamps", M3_RECRAWL_TIMESTAMPS),
+    (4, "review queue indexes", M4_QUEUE_INDEXES),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration script into statements (no semicolons inside our literals)."""
+    statements = []
+    for chunk in script.split(";"):
+        lines = [line.split("--", 1)[0] if "--" in line else line for line in chunk.splitlines()]
+        stmt = "\n".join(lines).strip()
+        if stmt:
+            statements.append(stmt)
+    return statements
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    capture_id: int
+    new: bool  # False: unchanged page seen again (no new capture, no hits stored)
+    hits_stored: int
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    name: str  # "captures" | "audit_log"
+    checked: int
+    head: str
+    broken: chain.Break | None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class Store:
+    """One SQLite database, opened (and created or upgraded) at `path`."""
+
+    def __init__(self, path: str | os.PathLike, *, durable: bool = True, migrate: bool = True):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # Driver-level autocommit: transactions are opened explicitly by `transaction()`.
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._lock = threading.RLock()
+        self.db = sqlite_utils.Database(conn)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        if self.path != ":memory:":
+            conn.execute("PRAGMA journal_mode = WAL")
+        # FULL: a committed capture survives power loss too, not only a killed process.
+        conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        self.conn = conn
+        if migrate:
+            self.migrate()
+
+    # ----------------------------------------------------------------- plumbing
+
+    @property
+    def evidence_root(self) -> Path:
+        """Default evidence folder: `warc/` beside the database."""
+        return Path(self.path).resolve().parent / "warc"
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE: the write lock is taken at once)."""
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            else:
+                self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                if self.path != ":memory:":
+                    self.conn.execute("PRAGMA optimize")
+            except sqlite3.Error:
+                pass
+            self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _one(self, sql: str, params: tuple | list = ()) -> sqlite3.Row | None:
+        cur = self.conn.execute(sql, params)
+        cols = [c[0] for c in cur.description]
+        row = cur.fetchone()
+        return dict(zip(cols, row, strict=True)) if row is not None else None
+
+    def _all(self, sql: str, params: tuple | list = ()) -> list[dict]:
+        cur = self.conn.execute(sql, params)
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+    # ----------------------------------------------------------------- migrations
+
+    def schema_version(self) -> int:
+        exists = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_migrations'"
+        ).fetchone()
+        if not exists:
+            return 0
+        row = self.conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+        return row[0] or 0
+
+    def migrate(self, upto: int | None = None) -> list[int]:
+        """Apply pending migrations (up to `upto`), each in its own transaction. Returns the versions applied."""
+        applied: list[int] = []
+        with self._lock:
+            self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            for version, name, script in MIGRATIONS:
+                if upto is not None and version > upto:
+                    break
+                with self.transaction() as conn:
+                    # re-checked under the write lock: another process may have migrated meanwhile
+                    if conn.execute(
+                        "SELECT 1 FROM schema_migrations WHERE version = ?", (version,)
+                    ).fetchone():
+                        continue
+                    for statement in _split_sql(script):
+                        conn.execute(statement)
+                    conn.execute(
+                        "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)",
+                        (version, name, utc_now()),
+                    )
+                    applied.append(version)
+        return applied
+
+    # ----------------------------------------------------------------- crawl runs
+
+    def start_run(self, plan: str, operator: str, settings: dict | None = None) -> int:
+        import platform
+
+        from fangxin import __version__
+
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO crawl_runs(plan, operator, settings, hostname, software, pid, started_at, status) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
+                (
+                    plan,
+                    operator,
+                    _json(settings or {}),
+                    platform.node(),
+                    f"Fangxin Watch {__version__}",
+                    os.getpid(),
+                    utc_now(),
+                ),
+            )
+            return int(cur.lastrowid)
+
+    def finish_run(self, run_id: int, status: str, stats: dict | None = None) -> str:
+        """Close a run; records and returns the capture chain head at that moment."""
+        with self.transaction() as conn:
+            head = self._chain_head(conn)
+            conn.execute(
+                "UPDATE crawl_runs SET finished_at = ?, status = ?, stats = ?, chain_head = ? WHERE id = ?",
+                (utc_now(), status, _json(stats or {}), head, run_id),
+            )
+        return head
+
+    def get_run(self, run_id: int) -> dict | None:
+        row = self._one("SELECT * FROM crawl_runs WHERE id = ?", (run_id,))
+        if row:
+            row["settings"] = _loads(row["settings"], {})
+            row["stats"] = _loads(row["stats"], {})
+        return row
+
+    def _chain_head(self, conn: sqlite3.Connection) -> str:
+        row = conn.execute(
+            "SELECT chain_hash FROM captures WHERE chain_hash IS NOT NULL ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return row[0] if row else chain.GENESIS
+
+    def chain_head(self) -> str:
+        return self._chain_head(self.conn)
+
+    # ----------------------------------------------------------------- captures
+
+    def latest_capture(self, url: str) -> dict | None:
+        """The newest stored version of `url` (a captures row with JSON columns decoded), or None."""
+        row = self._one("SELECT * FROM captures WHERE url = ? ORDER BY id DESC LIMIT 1", (url,))
+        return self._decode_capture(row) if row else None
+
+    def get_capture(self, capture_id: int) -> dict | None:
+        row = self._one("SELECT * FROM captures WHERE id = ?", (capture_id,))
+        return self._decode_capture(row) if row else None
+
+    @staticmethod
+    def _decode_capture(row: dict) -> dict:
+        for key in ("request_headers", "response_headers", "fields"):
+            row[key] = _loads(row.get(key), {})
+        return row
+
+    def save_capture(self, run_id: int, capture: Mapping[str, Any], hits: list[dict] | None = None) -> int:
+        """Store one capture with its hits in one transaction; returns the capture id.
+
+        An unchanged page (same URL and body hash as the newest stored version)
+        is recorded as seen again and returns the existing capture's id.
+        """
+        return self.save_capture_result(run_id, capture, hits).capture_id
+
+    def save_capture_result(
+        self, run_id: int, capture: Mapping[str, Any], hits: list[dict] | None = None
+    ) -> SaveResult:
+        hits = list(hits or [])
+        url = capture.get("url") or capture.get("final_url")
+        if not url:
+            raise StoreError("capture has no url / 采集记录缺少 URL")
+        fetched_at = normalize_time(capture.get("fetched_at"))
+        body = capture.get("body")
+        body_sha = capture.get("body_sha256") or (
+            hashlib.sha256(body).hexdigest() if body is not None else None
+        )
+        warc = capture.get("warc") or {}
+
+        with self.transaction() as conn:
+            latest = conn.execute(
+                "SELECT id, body_sha256, status FROM captures WHERE url = ? ORDER BY id DESC LIMIT 1", (url,)
+            ).fetchone()
+            if (
+                latest is not None
+                and body_sha is not None
+                and latest[1] == body_sha
+                and latest[2] == capture.get("status")
+                and not capture.get("error")
+            ):
+                conn.execute(
+                    "INSERT INTO captures_seen(capture_id, run_id, seen_at, status, warc_file, warc_offset, warc_length) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        latest[0],
+                        run_id,
+                        fetched_at,
+                        capture.get("status"),
+                        warc.get("file"),
+                        warc.get("offset"),
+                        warc.get("length"),
+                    ),
+                )
+                conn.execute(
+                    "UPDATE captures SET seen_count = seen_count + 1, last_seen_at = ? WHERE id = ?",
+                    (fetched_at, latest[0]),
+                )
+                return SaveResult(int(latest[0]), False, 0)
+
+            merchant_id = self._upsert_merchant(
+                conn, capture.get("merchant"), capture.get("sector"), fetched_at
+            )
+            fields = capture.get("fields") or {}
+            text = capture_text(capture)
+            title = capture.get("title") or fields.get("title")
+            screenshot = capture.get("screenshot")
+            shot_sha = capture.get("screenshot_sha256") or (
+                hashlib.sha256(screenshot).hexdigest() if screenshot else None
+            )
+            dom = capture.get("dom")
+            dom_sha = (
+                hashlib.sha256(dom.encode("utf-8")).hexdigest() if isinstance(dom, str) and dom else None
+            )
+            cur = conn.execute(
+                """INSERT INTO captures(run_id, url, final_url, method, status, content_type, encoding, render,
+                       remote_ip, fetched_at, body_sha256, body_length, truncated, title, sector, plan, merchant_id,
+                       request_headers, response_headers, fields, text, error, screenshot_sha256, dom_sha256,
+                       warc_file, warc_offset, warc_length, warc_sha256, seen_count, last_seen_at, previous_id)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?,?)""",
+                (
+                    run_id,
+                    url,
+                    capture.get("final_url") or url,
+                    capture.get("method") or "GET",
+                    capture.get("status"),
+                    capture.get("content_type"),
+                    capture.get("encoding"),
+                    capture.get("render") or "static",
+                    capture.get("remote_ip"),
+                    fetched_at,
+                    body_sha,
+                    len(body) if body is not None else None,
+                    1 if capture.get("truncated") else 0,
+                    title,
+                    capture.get("sector"),
+                    capture.get("plan"),
+                    merchant_id,
+                    _json(capture.get("request_headers") or capture.get("headers_sent") or {}),
+                    _json(capture.get("response_headers") or capture.get("headers") or {}),
+                    _json(fields),
+                    text,
+                    capture.get("error"),
+                    shot_sha,
+                    dom_sha,
+                    warc.get("file"),
+                    warc.get("offset"),
+                    warc.get("length"),
+                    warc.get("sha256"),
+                    fetched_at,
+                    latest[0] if latest is not None else None,
+                ),
+            )
+            capture_id = int(cur.lastrowid)
+            conn.execute(
+                "INSERT INTO captures_fts(rowid, title, text) VALUES (?, ?, ?)",
+                (capture_id, title or "", text),
+            )
+
+            stored = 0
+            if not capture.get("error"):
+                merchant_key = (
+                    f"m{merchant_id}" if merchant_id else f"d{_domain(capture.get('final_url') or url)}"
+                )
+                due = add_working_days(
+                    parse_time(fetched_at).astimezone(CST).date(), VERIFY_WORKING_DAYS
+                ).isoformat()
+                now = utc_now()
+                for hit in hits:
+                    fp = hit_fingerprint(merchant_key, hit.get("rule", ""), hit.get("match") or "")
+                    first = conn.execute(
+                        "SELECT id, duplicate_of FROM hits WHERE fingerprint = ? ORDER BY id LIMIT 1", (fp,)
+                    ).fetchone()
+                    duplicate_of = (first[1] or first[0]) if first else None
+                    conn.execute(
+                        """INSERT INTO hits(capture_id, run_id, merchant_id, rule, pack, pack_version, category,
+                               severity, confidence, law, legal, message, field, span_start, span_end, match,
+                               excerpt, extracted, exceptions, fingerprint, duplicate_of, state, due_at,
+                               captured_at, created_at, updated_at)
+                           VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'new',?,?,?,?)""",
+                        (
+                            capture_id,
+                            run_id,
+                            merchant_id,
+                            hit.get("rule") or "",
+                            hit.get("pack"),
+                            None if hit.get("pack_version") is None else str(hit.get("pack_version")),
+                            hit.get("category"),
+                            hit.get("severity"),
+                            hit.get("confidence"),
+                            hit.get("law"),
+                            _json(hit.get("legal")),
+                            hit.get("message"),
+                            hit.get("field"),
+                            hit.get("start"),
+                            hit.get("end"),
+                            hit.get("match"),
+                            hit.get("excerpt"),
+                            _json(hit.get("extracted")),
+                            _json(hit.get("exceptions")),
+                            fp,
+                            duplicate_of,
+                            due,
+                            fetched_at,
+                            now,
+                            now,
+                        ),
+                    )
+                    stored += 1
+
+            for price in capture.get("prices") or []:
+                conn.execute(
+                    "INSERT INTO prices(capture_id, merchant_id, url, product, label, amount, currency, kind, observed_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        capture_id,
+                        merchant_id,
+                        url,
+                        price.get("product") or title,
+                        price.get("label"),
+                        price.get("amount"),
+                        price.get("currency") or "CNY",
+                        price.get("kind"),
+                        fetched_at,
+                    ),
+                )
+
+            # chain link, computed under the write lock so that chain order == commit order
+            prev = self._chain_head(conn)
+            payload = self._capture_payload(conn, capture_id)
+            rec = chain.record_hash(payload)
+            conn.execute(
+                "UPDATE captures SET record_sha256 = ?, chain_prev = ?, chain_hash = ? WHERE id = ?",
+                (rec, prev, chain.link(prev, rec), capture_id),
+            )
+            return SaveResult(capture_id, True, stored)
+
+    def _upsert_merchant(
+        self, conn: sqlite3.Connection, merchant: Mapping | None, sector: str | None, now: str
+    ) -> int | None:
+        if not merchant:
+            return None
+        name = (merchant.get("name") or "").strip() or None
+        code = (merchant.get("credit_code") or "").strip().upper() or None
+        domain = (merchant.get("domain") or "").strip().lower() or None
+        if code:
+            row = conn.execute("SELECT id FROM merchants WHERE credit_code = ?", (code,)).fetchone()
+        elif name:
+            row = conn.execute(
+                "SELECT id FROM merchants WHERE credit_code IS NULL AND name = ? AND domain IS ?",
+                (name, domain),
+            ).fetchone()
+        else:
+            return None
+        if row:
+            conn.execute(
+                "UPDATE merchants SET last_seen = ?, name = COALESCE(name, ?), domain = COALESCE(domain, ?), "
+                "sector = COALESCE(sector, ?) WHERE id = ?",
+                (now, name, domain, sector, row[0]),
+            )
+            return int(row[0])
+        cur = conn.execute(
+            "INSERT INTO merchants(name, credit_code, domain, sector, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)",
+            (name, code, domain, sector, now, now),
+        )
+        return int(cur.lastrowid)
+
+    # The capture chain's payload: what was fixed at capture time, rebuilt from the stored rows,
+    # so that changing any of these columns (or a hit's matched text) breaks the chain.
+    CHAIN_COLUMNS = (
+        "id", "run_id", "url", "final_url", "method", "status", "content_type", "render", "remote_ip",
+        "fetched_at", "body_sha256", "body_length", "truncated", "error", "screenshot_sha256", "dom_sha256",
+        "warc_file", "warc_offset", "warc_length", "warc_sha256",
+    )  # fmt: skip
+
+    def _capture_payload(self, conn: sqlite3.Connection, capture_id: int, row: Mapping | None = None) -> dict:
+        if row is None:
+            cols = ", ".join(self.CHAIN_COLUMNS)
+            values = conn.execute(f"SELECT {cols} FROM captures WHERE id = ?", (capture_id,)).fetchone()  # noqa: S608
+            row = dict(zip(self.CHAIN_COLUMNS, values, strict=True))
+        payload = {key: row[key] for key in self.CHAIN_COLUMNS}
+        hits = conn.execute(
+            "SELECT rule, pack_version, field, span_start, span_end, match FROM hits WHERE capture_id = ? ORDER BY id",
+            (capture_id,),
+        ).fetchall()
+        payload["hits"] = [list(h) for h in hits]
+        return payload
+
+    def capture_chain_payload(self, capture_id: int) -> dict:
+        return self._capture_payload(self.conn, capture_id)
+
+    def search_captures(self, query: str, limit: int = 50) -> list[dict]:
+        """Captures whose title or text contains `query` (FTS5 trigram; LIKE for queries under 3 characters)."""
+        q = query.strip()
+        if len(q) >= 3:
+            phrase = '"' + q.replace('"', '""') + '"'
+            sql = (
+                "SELECT c.id, c.url, c.title, c.fetched_at FROM captures_fts f JOIN captures c ON c.id = f.rowid "
+                "WHERE captures_fts MATCH ? ORDER BY c.id DESC LIMIT ?"
+            )
+            return self._all(sql, (phrase, limit))
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return self._all(
+            "SELECT id, url, title, fetched_at FROM captures WHERE title LIKE ? ESCAPE '\\' OR text LIKE ? ESCAPE '\\' "
+            "ORDER BY id DESC LIMIT ?",
+            (like, like, limit),
+        )
+
+    # ----------------------------------------------------------------- hits
+
+    HIT_EXPORT_SQL = (
+        "SELECT h.id, c.url, h.rule, h.category, h.severity, h.law, h.field, h.match, h.excerpt, h.state, "
+        "h.captured_at FROM hits h JOIN captures c ON c.id = h.capture_id"
+    )
+
+    def iter_hits(self, state: str | None = None, since: str | None = None) -> Iterator[dict]:
+        """Stored hits in id order, as the lines of `fangxin hits --jsonl`.
+
+        `since` is an ISO 8601 date or time (naive values are China time); hits captured at or after it.
+        """
+        where, params = [], []
+        if state:
+            where.append("h.state = ?")
+            params.append(state)
+        if since:
+            where.append("h.captured_at >= ?")
+            params.append(normalize_time(since))
+        sql = self.HIT_EXPORT_SQL + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY h.id"
+        cur = self.conn.execute(sql, params)
+        cols = [c[0] for c in cur.description]
+        for row in cur:
+            yield dict(zip(cols, row, strict=True))
+
+    def get_hit(self, hit_id: int) -> dict | None:
+        row = self._one("SELECT * FROM hits WHERE id = ?", (hit_id,))
+        if row:
+            for key in ("legal", "extracted", "exceptions"):
+                row[key] = _loads(row[key])
+        return row
+
+    def hits_for_capture(self, capture_id: int) -> list[dict]:
+        return [
+            self.get_hit(r["id"])
+            for r in self._all("SELECT id FROM hits WHERE capture_id = ? ORDER BY id", (capture_id,))
+        ]
+
+    def set_hit_state(
+        self, hit_id: int, state: str, actor: str, note: str | None = None, user_id: int | None = None
+    ) -> int:
+        """Record a reviewer's decision: the hit's new state, a decisions row and an audit row, in one transaction."""
+        if state not in HIT_STATES:
+            raise StoreError(f"unknown hit state {state!r} (one of {', '.join(HIT_STATES)}) / 未知状态")
+        with self.transaction() as conn:
+            row = conn.execute("SELECT state FROM hits WHERE id = ?", (hit_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"no hit {hit_id} / 线索命中 {hit_id} 不存在")
+            now = utc_now()
+            conn.execute("UPDATE hits SET state = ?, updated_at = ? WHERE id = ?", (state, now, hit_id))
+            cur = conn.execute(
+                "INSERT INTO decisions(hit_id, user_id, actor, verdict, previous_state, note, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (hit_id, user_id, actor, state, row[0], note, now),
+            )
+            self._append_audit(
+                conn, actor, "hit.state", "hit", hit_id, {"from": row[0], "to": state, "note": note}
+            )
+            return int(cur.lastrowid)
+
+    def assign_hit(self, hit_id: int, assignee: str | None, actor: str, due_at: str | None = None) -> None:
+        with self.transaction() as conn:
+            now = utc_now()
+            conn.execute(
+                "UPDATE hits SET assignee = ?, due_at = COALESCE(?, due_at), updated_at = ? WHERE id = ?",
+                (assignee, due_at, now, hit_id),
+            )
+            self._append_audit(
+                conn, actor, "hit.assign", "hit", hit_id, {"assignee": assignee, "due_at": due_at}
+            )
+
+    # ----------------------------------------------------------------- leads and users
+
+    def create_lead(
+        self, title: str, hit_ids: list[int], actor: str, *, source: str = "monitoring",
+        merchant_id: int | None = None, note: str | None = None, due_at: str | None = None,
+    ) -> int:  # fmt: skip
+        """Promote hits to an enforcement lead (线索); marks the hits "promoted"."""
+        with self.transaction() as conn:
+            now = utc_now()
+            if merchant_id is None and hit_ids:
+                row = conn.execute("SELECT merchant_id FROM hits WHERE id = ?", (hit_ids[0],)).fetchone()
+                merchant_id = row[0] if row else None
+            if due_at is None:
+                due_at = add_working_days(dt.datetime.now(CST).date(), VERIFY_WORKING_DAYS).isoformat()
+            cur = conn.execute(
+                "INSERT INTO leads(title, merchant_id, source, state, created_by, due_at, note, created_at, updated_at) "
+                "VALUES (?, ?, ?, 'registered', ?, ?, ?, ?, ?)",
+                (title, merchant_id, source, actor, due_at, note, now, now),
+            )
+            lead_id = int(cur.lastrowid)
+            for hit_id in hit_ids:
+                conn.execute(
+                    "INSERT OR IGNORE INTO lead_hits(lead_id, hit_id) VALUES (?, ?)", (lead_id, hit_id)
+                )
+                conn.execute("UPDATE hits SET state = 'promoted', updated_at = ? WHERE id = ?", (now, hit_id))
+            self._append_audit(conn, actor, "lead.create", "lead", lead_id, {"title": title, "hits": hit_ids})
+            return lead_id
+
+    def get_lead(self, lead_id: int) -> dict | None:
+        row = self._one("SELECT * FROM leads WHERE id = ?", (lead_id,))
+        if row:
+            row["hit_ids"] = [
+                r["hit_id"]
+                for r in self._all(
+                    "SELECT hit_id FROM lead_hits WHERE lead_id = ? ORDER BY hit_id", (lead_id,)
+                )
+            ]
+        return row
+
+    def add_user(
+        self,
+        username: str,
+        role: str,
+        password_hash: str | None,
+        actor: str = "system",
+        display_name: str | None = None,
+    ) -> int:
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO users(username, display_name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+                (username, display_name, role, password_hash, utc_now()),
+            )
+            user_id = int(cur.lastrowid)
+            self._append_audit(conn, actor, "user.add", "user", user_id, {"username": username, "role": role})
+            return user_id
+
+    def get_user(self, username: str) -> dict | None:
+        return self._one("SELECT * FROM users WHERE username = ?", (username,))
+
+    # ----------------------------------------------------------------- audit log
+
+    def append_audit(
+        self,
+        actor: str,
+        action: str,
+        object_type: str | None = None,
+        object_id: Any = None,
+        detail: Any = None,
+    ) -> int:
+        """Append one audit-log row (hash chained). Use inside your own change via `audit_in(conn, ...)`."""
+        with self.transaction() as conn:
+            return self._append_audit(conn, actor, action, object_type, object_id, detail)
+
+    def audit_in(self, conn: sqlite3.Connection, actor: str, action: str, object_type: str | None = None,
+                 object_id: Any = None, detail: Any = None) -> int:  # fmt: skip
+        """Append an audit row inside an open `store.transaction()` (the change and its audit row commit together)."""
+        return self._append_audit(conn, actor, action, object_type, object_id, detail)
+
+    @staticmethod
+    def _audit_payload(row: Mapping[str, Any]) -> dict:
+        return {k: row[k] for k in ("id", "at", "actor", "action", "object_type", "object_id", "detail")}
+
+    def _append_audit(self, conn: sqlite3.Connection, actor: str, action: str, object_type: str | None,
+                      object_id: Any, detail: Any) -> int:  # fmt: skip
+        prev_row = conn.execute("SELECT chain_hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
+        prev = prev_row[0] if prev_row else chain.GENESIS
+        next_id = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM audit_log").fetchone()[0]
+        row = {
+            "id": next_id,
+            "at": utc_now(),
+            "actor": actor,
+            "action": action,
+            "object_type": object_type,
+            "object_id": None if object_id is None else str(object_id),
+            "detail": _json(detail),
+        }
+        rec = chain.record_hash(self._audit_payload(row))
+        conn.execute(
+            "INSERT INTO audit_log(id, at, actor, action, object_type, object_id, detail, record_sha256, chain_prev, chain_hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (row["id"], row["at"], actor, action, row["object_type"], row["object_id"], row["detail"], rec, prev,
+             chain.link(prev, rec)),
+        )  # fmt: skip
+        return next_id
+
+    # ----------------------------------------------------------------- verification
+
+    def verify_captures(self, on_entry: Callable[[dict], chain.Break | None] | None = None) -> ChainReport:
+        """Walk the capture chain in id order; `on_entry(row)` may add checks (e.g. WARC digests)."""
+        cols = ", ".join(self.CHAIN_COLUMNS)
+        cur = self.conn.execute(
+            f"SELECT {cols}, record_sha256, chain_prev, chain_hash FROM captures ORDER BY id"  # noqa: S608
+        )
+        head = chain.GENESIS
+        extra: list[chain.Break] = []
+
+        def entries():
+            nonlocal head
+            for values in cur:
+                row = dict(
+                    zip(
+                        (*self.CHAIN_COLUMNS, "record_sha256", "chain_prev", "chain_hash"),
+                        values,
+                        strict=True,
+                    )
+                )
+                if on_entry is not None:
+                    problem = on_entry(row)
+                    if problem is not None:
+                        extra.append(problem)
+                        return
+                yield (
+                    row["id"],
+                    self._capture_payload(self.conn, row["id"], row),
+                    row["record_sha256"],
+                    row["chain_prev"],
+                    row["chain_hash"],
+                )
+                head = row["chain_hash"]
+
+        checked, broken = chain.verify(entries())
+        if broken is None and extra:
+            broken = extra[0]
+        return ChainReport("captures", checked, head, broken)
+
+    def verify_audit(self) -> ChainReport:
+        cur = self.conn.execute(
+            "SELECT id, at, actor, action, object_type, object_id, detail, record_sha256, chain_prev, chain_hash "
+            "FROM audit_log ORDER BY id"
+        )
+        cols = [c[0] for c in cur.description]
+        head = chain.GENESIS
+
+        def entries():
+            nonlocal head
+            for values in cur:
+                row = dict(zip(cols, values, strict=True))
+                yield (
+                    row["id"],
+                    self._audit_payload(row),
+                    row["record_sha256"],
+                    row["chain_prev"],
+                    row["chain_hash"],
+                )
+                head = row["chain_hash"]
+
+        checked, broken = chain.verify(entries())
+        return ChainReport("audit_log", checked, head, broken)
+
+    # ----------------------------------------------------------------- timestamps
+
+    def add_timestamp(
+        self, run_id: int | None, chain_hash: str, tsa_url: str, token: bytes, gen_time: str | None
+    ) -> int:
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO timestamps(run_id, chain_hash, tsa_url, token, gen_time, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, chain_hash, tsa_url, token, gen_time, utc_now()),
+            )
+            return int(cur.lastrowid)
+
+    def timestamps_for_run(self, run_id: int) -> list[dict]:
+        return self._all("SELECT * FROM timestamps WHERE run_id = ? ORDER BY id", (run_id,))
+
+    def chain_records_between(self, after_capture_id: int, upto_chain_hash: str) -> list[str] | None:
+        """Record hashes of the captures after `after_capture_id` up to the one whose chain hash is
+        `upto_chain_hash` (a proof that a capture leads to a timestamped head); None if not found."""
+        rows = self.conn.execute(
+            "SELECT record_sha256, chain_hash FROM captures WHERE id > ? ORDER BY id", (after_capture_id,)
+        )
+        out: list[str] = []
+        for rec, ch in rows:
+            out.append(rec)
+            if ch == upto_chain_hash:
+                return out
+        return None
+
+    # ----------------------------------------------------------------- evidence location
+
+    def warc_path(self, warc_file: str | None, evidence_dir: str | os.PathLike | None = None) -> Path | None:
+        """Where a capture's WARC file is: stored names are relative to the evidence folder."""
+        if not warc_file:
+            return None
+        p = Path(warc_file)
+        if p.is_absolute():
+            return p
+        return Path(evidence_dir) / p if evidence_dir else self.evidence_root / p
