@@ -103,7 +103,7 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
             failed_logins.setdefault(name, []).append(time.time())
             return render("login.html", status=401, csrf=form.get("csrf"), error="用户名或密码错误。")
         failed_logins.pop(name, None)
-        data = {"user": user["name"], "role": user["role"], "csrf": security.new_token(), "login_at": time.time()}
+        data = {"user": user["username"], "role": user["role"], "csrf": security.new_token(), "login_at": time.time()}
         return with_session(RedirectResponse("/queue", status_code=303), data)
 
     async def logout(request: Request):
