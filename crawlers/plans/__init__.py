@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import string
@@ -34,16 +35,43 @@ class Plan:
     follow: list[str] = field(default_factory=list)  # URL regexes of listing pages to follow
     detail: list[str] = field(default_factory=list)  # URL regexes of detail pages to capture
     deny: list[str] = field(default_factory=list)  # URL regexes never to request
-    max_pages: int = 200
+    follow_css: list[str] = field(default_factory=list)  # page areas whose links are listings
+    detail_css: list[str] = field(default_factory=list)  # page areas whose links are details
+    follow_xpath: list[str] = field(default_factory=list)
+    detail_xpath: list[str] = field(default_factory=list)
+    limits: dict[str, int] = field(default_factory=dict)  # URL regex -> max pages matching it
+    sitemaps: list[str] = field(default_factory=list)
+    max_pages: int = 200  # per site (host:port)
     max_depth: int = 3
+    detail_sample: int | None = None  # random sample of detail pages per site
+    sample_seed: int = 0
     render: str = "static"
+    context_pages: int = 100  # fresh browser context after this many rendered pages
+    restart_after: int = 500  # fresh browser after this many rendered pages
+    browser_pages: int = 4  # rendered pages open at once
+    screenshots: str = "hits"  # hits | all | none
+    wait_until: str = "networkidle"
     obey_robots: bool = True
     delay: float = 1.0
     concurrency: int = 1
+    autothrottle: bool = True
     user_agent: str | None = None
     allow_private: bool = False
+    max_bytes: int | None = None
+    timeout: float | None = None
+    max_redirects: int | None = None
+    recrawl_unchanged: str = "seen"
     schedule: str | None = None
+    description: str = ""
     raw: dict = field(default_factory=dict)  # the whole document, for later extensions
+
+
+def default_user_agent(authority: str | None = None, contact: str | None = None) -> str:
+    """An honest user agent: the software, the operating authority and a contact."""
+    from fangxin import __version__
+
+    who = authority or "市场监督管理部门 market supervision"
+    return f"FangxinWatch/{__version__} (+{who}; contact: {contact or 'see the operating authority'})"
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -72,9 +100,30 @@ def _strip(value):
     return value
 
 
+def _schema_validator():
+    import jsonschema
+
+    schema = json.loads((BUNDLED / "plan.schema.json").read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _line_of(doc: dict, path: list) -> int:
+    """The line of the deepest mapping key on `path` that the loader recorded."""
+    line, node = doc.get("__lines__", {}).get(path[0], 1) if path else 1, doc
+    for key in path:
+        if isinstance(node, dict) and key in node.get("__lines__", {}):
+            line = node["__lines__"][key]
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            break
+    return line
+
+
 def load_plan(path: str | Path, variables: dict[str, str] | None = None) -> Plan:
-    """Read and check a plan. `${NAME}` in the file is replaced from `variables`, then from
-    the environment (the bundled sandbox plans use `${SANDBOX}`, the sandbox's base URL)."""
+    """Read and check a plan against plan.schema.json. `${NAME}` in the file is replaced from
+    `variables`, then from the environment (the bundled sandbox plans use `${SANDBOX}`, the
+    sandbox's base URL). Raises PlanError with one line `FILE:LINE: FIELD: problem`."""
     path = str(path)
     try:
         with open(path, encoding="utf-8") as fh:
@@ -90,66 +139,94 @@ def load_plan(path: str | Path, variables: dict[str, str] | None = None) -> Plan
         raise PlanError(f"{path}:{line}: plan: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
     if not isinstance(doc, dict):
         raise PlanError(f"{path}:1: plan: expected a mapping at the top level")
-    lines = doc.get("__lines__", {})
+    clean = _strip(doc)
+    unresolved = re.findall(r"\$\{(\w+)\}", json.dumps(clean, ensure_ascii=False))
+    if unresolved:
+        raise PlanError(f"{path}:1: plan: variable ${{{unresolved[0]}}} is not set (变量未设置)")
+
+    errors = sorted(_schema_validator().iter_errors(clean), key=lambda e: list(e.absolute_path))
+    if errors:
+        e = errors[0]
+        where = ".".join(str(p) for p in e.absolute_path) or "plan"
+        message = e.message if len(e.message) < 200 else e.message[:200] + "..."
+        raise PlanError(f"{path}:{_line_of(doc, list(e.absolute_path))}: {where}: {message}")
 
     def err(key: str, problem: str) -> PlanError:
-        return PlanError(f"{path}:{lines.get(key.split('.')[0], 1)}: {key}: {problem}")
+        return PlanError(f"{path}:{_line_of(doc, key.split('.'))}: {key}: {problem}")
 
-    def section(key: str) -> dict:
-        value = doc.get(key) or {}
-        if not isinstance(value, dict):
-            raise err(key, "expected a mapping")
-        return value
-
-    name = doc.get("name") or Path(path).stem
-    sector = doc.get("sector")
-    if sector not in SECTORS:
-        raise err("sector", f"must be one of {', '.join(SECTORS)}, got {sector!r}")
-    seeds = doc.get("seeds")
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, str) for s in seeds):
-        raise err("seeds", "expected a non-empty list of URLs")
-    for s in seeds:
-        if urlsplit(s).scheme not in ("http", "https"):
-            raise err("seeds", f"not an http(s) URL: {s!r}")
-    allowed = doc.get("allowed_domains") or sorted({urlsplit(s).hostname for s in seeds if urlsplit(s).hostname})
-    links = section("links")
-    section("sampling")  # validated as a mapping; read by number() below
-    politeness = section("politeness")
-    render = doc.get("render", "static")
-    if render not in RENDER_MODES:
-        raise err("render", f"must be one of {', '.join(RENDER_MODES)}, got {render!r}")
+    links = clean.get("links") or {}
+    sampling = clean.get("sampling") or {}
+    politeness = clean.get("politeness") or {}
+    browser = clean.get("browser") or {}
+    limits = clean.get("limits") or {}
     for key in ("follow", "detail", "deny"):
         for pattern in links.get(key) or []:
             try:
                 re.compile(pattern)
             except re.error as exc:
                 raise err(f"links.{key}", f"bad regex {pattern!r}: {exc}") from exc
+    for pattern in links.get("limits") or {}:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise err("links.limits", f"bad regex {pattern!r}: {exc}") from exc
+    for key in ("follow_css", "detail_css"):
+        for selector in links.get(key) or []:
+            try:
+                from cssselect import GenericTranslator
 
-    def number(name: str, key: str, default, kind=int, minimum=0):
-        value = section(name).get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-            raise err(f"{name}.{key}", f"expected a number >= {minimum}, got {value!r}")
-        return kind(value)
+                GenericTranslator().css_to_xpath(selector)
+            except Exception as exc:  # cssselect raises several types
+                raise err(f"links.{key}", f"bad CSS selector {selector!r}: {exc}") from exc
+    schedule = clean.get("schedule")
+    if schedule is not None:
+        from croniter import croniter
 
+        if not croniter.is_valid(schedule):
+            raise err("schedule", f"not a valid cron expression: {schedule!r}")
+    seeds = clean["seeds"]
+    allowed = clean.get("allowed_domains") or sorted({urlsplit(s).hostname for s in seeds if urlsplit(s).hostname})
+    delay = float(politeness.get("delay", 1.0))
+    user_agent = politeness.get("user_agent") or default_user_agent(politeness.get("authority"),
+                                                                    politeness.get("contact"))
     return Plan(
-        name=str(name),
+        name=str(clean.get("name") or Path(path).stem),
         path=path,
-        sector=sector,
+        sector=clean["sector"],
         seeds=list(seeds),
         allowed_domains=[str(d).lower() for d in allowed],
         follow=list(links.get("follow") or []),
         detail=list(links.get("detail") or []),
         deny=list(links.get("deny") or []),
-        max_pages=number("sampling", "max_pages", 200, int, 1),
-        max_depth=number("sampling", "max_depth", 3, int, 0),
-        render=render,
+        follow_css=list(links.get("follow_css") or []),
+        detail_css=list(links.get("detail_css") or []),
+        follow_xpath=list(links.get("follow_xpath") or []),
+        detail_xpath=list(links.get("detail_xpath") or []),
+        limits=dict(links.get("limits") or {}),
+        sitemaps=list(clean.get("sitemaps") or []),
+        max_pages=int(sampling.get("max_pages", 200)),
+        max_depth=int(sampling.get("max_depth", 3)),
+        detail_sample=sampling.get("detail_sample"),
+        sample_seed=int(sampling.get("seed", 0)),
+        render=clean.get("render", "static"),
+        context_pages=int(browser.get("context_pages", 100)),
+        restart_after=int(browser.get("restart_after", 500)),
+        browser_pages=int(browser.get("max_pages", 4)),
+        screenshots=browser.get("screenshots", "hits"),
+        wait_until=browser.get("wait_until", "networkidle"),
         obey_robots=bool(politeness.get("obey_robots", True)),
-        delay=number("politeness", "delay", 1.0, float, 0),
-        concurrency=number("politeness", "concurrency", 1, int, 1),
-        user_agent=politeness.get("user_agent"),
+        delay=delay,
+        concurrency=int(politeness.get("concurrency", 1)),
+        autothrottle=bool(politeness.get("autothrottle", delay > 0)),
+        user_agent=user_agent,
         allow_private=bool(politeness.get("allow_private_addresses", False)),
-        schedule=doc.get("schedule"),
-        raw=_strip(doc),
+        max_bytes=limits.get("max_bytes"),
+        timeout=limits.get("timeout"),
+        max_redirects=limits.get("max_redirects"),
+        recrawl_unchanged=(clean.get("recrawl") or {}).get("unchanged", "seen"),
+        schedule=schedule,
+        description=clean.get("description", ""),
+        raw=clean,
     )
 
 
