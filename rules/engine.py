@@ -1,0 +1,456 @@
+"""The compiled matcher and evaluator."""
+
+from __future__ import annotations
+
+import string
+import threading
+import time
+from collections.abc import Iterable, Mapping
+
+import ahocorasick_rs
+
+from rules.errors import DeadlineExceeded, PackError
+from rules.loader import load_packs
+from rules.model import FIELDS, Hit, Hits, Pack, Rule, Selection
+from rules.normalize import Normalized, normalize
+
+CLAUSE_STOPS = frozenset("，,。！？；!?;\n\r")
+SENTENCE_STOPS = frozenset("。！？；!?;\n\r")
+OVERLAP_PAD = 40
+
+
+class _Formatter(string.Formatter):
+    def get_value(self, key, args, kwargs):
+        return kwargs.get(key, "") if isinstance(key, str) else ""
+
+
+_FMT = _Formatter()
+
+
+class _Field:
+    """Per-field state of one check: normalised text and memoised selection results."""
+
+    __slots__ = ("name", "norm", "text", "cands", "memo")
+
+    def __init__(self, name: str, norm: Normalized) -> None:
+        self.name = name
+        self.norm = norm
+        self.text = norm.text
+        self.cands: dict[tuple[int, str], list[tuple[int, int]]] = {}
+        self.memo: dict = {}
+
+
+class Engine:
+    """All loaded packs compiled into one automaton plus per-rule evaluators."""
+
+    def __init__(self, packs: list[Pack], sources: list[str] | None = None) -> None:
+        self.packs = packs
+        self.sources = sources
+        self.loaded_at = time.time()
+        base = packs[0] if packs else None
+        self.steps = base.normalize if base else ()
+        self.defaults = dict(base.defaults) if base else {}
+        disabled = {rid for p in packs for rid in p.disable}
+        by_id: dict[str, Rule] = {}
+        for pack in packs:
+            for rule in pack.rules:
+                by_id[rule.id] = rule  # an extending pack overrides its base
+        self._rules: dict[str, Rule] = {rid: r for rid, r in by_id.items() if rid not in disabled}
+        self.rules: list[Rule] = list(self._rules.values())
+        self._pack_of = {p.id: p for p in packs}
+        self._compile()
+
+    # ------------------------------------------------------------------ compile
+    def _compile(self) -> None:
+        pattern_ids: dict[str, int] = {}
+        targets: list[list[tuple[int, str, str]]] = []  # pid -> [(rule index, selection, kind)]
+        for ri, rule in enumerate(self.rules):
+            for tname in rule.triggers:
+                sel = rule.selections[tname]
+                for term in sel.terms:
+                    self._add(pattern_ids, targets, term, (ri, tname, "term"))
+                if sel.regex is not None:
+                    for term in sel.anchors:
+                        self._add(pattern_ids, targets, term, (ri, tname, "anchor"))
+        self.patterns = list(pattern_ids)
+        self._automaton = ahocorasick_rs.AhoCorasick(self.patterns) if self.patterns else None
+        # per field: pid -> targets of the rules whose scopes include that field
+        self._targets: dict[str, list[tuple]] = {}
+        for fname in FIELDS:
+            per = []
+            for tlist in targets:
+                per.append(tuple(t for t in tlist if fname in self.rules[t[0]].scopes))
+            self._targets[fname] = per
+        self._supersedes = {r.id: set(r.supersedes) for r in self.rules if r.supersedes}
+
+    @staticmethod
+    def _add(pattern_ids, targets, term, target) -> None:
+        pid = pattern_ids.get(term)
+        if pid is None:
+            pid = pattern_ids[term] = len(targets)
+            targets.append([])
+        if target not in targets[pid]:
+            targets[pid].append(target)
+
+    # ------------------------------------------------------------------ public
+    def rule(self, rule_id: str) -> Rule:
+        """The rule object of that id, or KeyError."""
+        return self._rules[rule_id]
+
+    def literal_terms(self) -> list[str]:
+        """Every literal of the automaton (for the grep -F baseline)."""
+        return list(self.patterns)
+
+    def check_text(self, text: str, field: str = "body", **kw) -> Hits:
+        return self.check({field: text}, **kw)
+
+    def check(
+        self, doc: Mapping[str, object], deadline_ms: float | None = None, rules: Iterable[str] | None = None
+    ) -> Hits:
+        """Hits for a document (field name → text). Evaluation stops at the deadline (``hits.timed_out``)."""
+        budget = (deadline_ms if deadline_ms is not None else self.defaults.get("document_deadline_ms", 1000)) / 1000
+        ctx = _Check(self, time.perf_counter() + budget, set(rules) if rules is not None else None)
+        out = Hits()
+        fields: list[_Field] = []
+        for fname, value in doc.items():
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                value = "\n".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+            if not value:
+                continue
+            fields.append(_Field(fname, normalize(value, self.steps)))
+        ctx.fields = fields
+        try:
+            for f in fields:
+                ctx.check_field(f, out)
+        except DeadlineExceeded:
+            out.timed_out = True
+        out.regex_timeouts = ctx.regex_timeouts
+        if self._supersedes and len(out) > 1:
+            out[:] = _resolve_supersedes(out, self._supersedes)
+        return out
+
+
+def _resolve_supersedes(hits: list[Hit], sup: dict[str, set[str]]) -> list[Hit]:
+    keep = []
+    for h in hits:
+        beaten = False
+        for o in hits:
+            if o is h or o.field != h.field or h.rule not in sup.get(o.rule, ()):
+                continue
+            if o.start < h.end and h.start < o.end:
+                beaten = True
+                break
+        if not beaten:
+            keep.append(h)
+    return keep
+
+
+class _Check:
+    """State of one ``Engine.check`` call."""
+
+    def __init__(self, engine: Engine, deadline: float, only: set[str] | None) -> None:
+        self.engine = engine
+        self.deadline = deadline
+        self.only = only
+        self.fields: list[_Field] = []
+        self.regex_timeouts = 0
+        self.doc_memo: dict = {}
+        self.timeout_s = engine.defaults.get("regex_timeout_ms", 50) / 1000
+
+    # -------------------------------------------------------------- per field
+    def check_field(self, f: _Field, out: Hits) -> None:
+        engine = self.engine
+        if engine._automaton is None:
+            return
+        targets = engine._targets.get(f.name)
+        if targets is None:
+            return
+        text = f.text
+        found = engine._automaton.find_matches_as_indexes(text, overlapping=True)
+        if not found:
+            return
+        per_rule: dict[int, None] = {}
+        cands = f.cands
+        only = self.only
+        rules = engine.rules
+        for pid, s, e in found:
+            for ri, sname, kind in targets[pid]:
+                if only is not None and rules[ri].id not in only:
+                    continue
+                sel = rules[ri].selections[sname]
+                if kind == "term":
+                    if sel.not_followed_by and _followed(text, e, sel.not_followed_by):
+                        continue
+                    if sel.not_preceded_by and _preceded(text, s, sel.not_preceded_by):
+                        continue
+                    cands.setdefault((ri, sname), []).append((s, e))
+                else:
+                    spans = self.regex_around(text, sel, s, e)
+                    if spans:
+                        cands.setdefault((ri, sname), []).extend(spans)
+                per_rule[ri] = None
+        for ri in per_rule:
+            self.evaluate_rule(f, rules[ri], ri, out)
+
+    def regex_around(self, text: str, sel: Selection, s: int, e: int) -> list[tuple[int, int]]:
+        w = sel.window
+        lo = max(0, s - w)
+        hi = min(len(text), e + w)
+        out = []
+        for m in self._finditer(sel.regex, text, lo, hi, overlapped=False):
+            ms, me = m.span()
+            if ms < e and s < me and me > ms:
+                out.append((ms, me))
+        return out
+
+    def _finditer(self, rx, text: str, lo: int, hi: int, overlapped: bool):
+        remaining = self.deadline - time.perf_counter()
+        if remaining <= 0:
+            raise DeadlineExceeded()
+        try:
+            return list(rx.finditer(text, lo, hi, overlapped=overlapped, timeout=min(self.timeout_s, remaining)))
+        except TimeoutError:
+            self.regex_timeouts += 1
+            if self.deadline - time.perf_counter() <= 0:
+                raise DeadlineExceeded() from None
+            return []
+
+    def _search(self, rx, text: str, lo: int, hi: int):
+        remaining = self.deadline - time.perf_counter()
+        if remaining <= 0:
+            raise DeadlineExceeded()
+        try:
+            return rx.search(text, lo, hi, timeout=min(self.timeout_s, remaining))
+        except TimeoutError:
+            self.regex_timeouts += 1
+            if self.deadline - time.perf_counter() <= 0:
+                raise DeadlineExceeded() from None
+            return None
+
+    # -------------------------------------------------------------- per rule
+    def evaluate_rule(self, f: _Field, rule: Rule, ri: int, out: Hits) -> None:
+        spans: set[tuple[int, int]] = set()
+        for t in rule.triggers:
+            spans.update(f.cands.get((ri, t), ()))
+        if not spans:
+            return
+        # longest first at each start, so a hit covers the whole claim
+        ordered = sorted(spans, key=lambda x: (x[0], -(x[1] - x[0])))
+        emitted: list[tuple[int, int]] = []
+        for s, e in ordered:
+            if any(s < ee and ss < e for ss, ee in emitted):
+                continue
+            memo: dict = {}
+            if self.eval_node(rule.condition, f, rule, ri, s, e, memo):
+                emitted.append((s, e))
+                out.append(self.make_hit(f, rule, s, e))
+            if time.perf_counter() > self.deadline:
+                raise DeadlineExceeded()
+
+    def eval_node(self, node, f, rule, ri, s, e, memo) -> bool:
+        kind = node[0]
+        if kind == "sel":
+            name = node[1]
+            if name in memo:
+                return memo[name]
+            sel = rule.selections.get(name)
+            if sel is None:
+                sel = self.engine._pack_of[rule.pack].selections[name]
+            val = self.eval_selection(sel, f, rule, ri, s, e)
+            memo[name] = val
+            return val
+        if kind == "and":
+            return self.eval_node(node[1], f, rule, ri, s, e, memo) and self.eval_node(node[2], f, rule, ri, s, e, memo)
+        if kind == "or":
+            return self.eval_node(node[1], f, rule, ri, s, e, memo) or self.eval_node(node[2], f, rule, ri, s, e, memo)
+        if kind == "not":
+            return not self.eval_node(node[1], f, rule, ri, s, e, memo)
+        return bool(node[1])
+
+    def window(self, f: _Field, within: tuple[str, int], s: int, e: int) -> tuple[int, int]:
+        kind, n = within
+        text = f.text
+        if kind == "before":
+            return max(0, s - n), s
+        if kind == "after":
+            return e, min(len(text), e + n)
+        if kind == "around":
+            return max(0, s - n), min(len(text), e + n)
+        if kind in ("clause", "clause_before", "clause_after", "sentence", "sentence_before", "sentence_after"):
+            stops = CLAUSE_STOPS if kind.startswith("clause") else SENTENCE_STOPS
+            lo = s
+            limit = max(0, s - n) if n else max(0, s - 400)
+            while lo > limit and text[lo - 1] not in stops:
+                lo -= 1
+            hi = e
+            limit_hi = min(len(text), e + n) if n else min(len(text), e + 400)
+            while hi < limit_hi and text[hi] not in stops:
+                hi += 1
+            if kind.endswith("_before"):
+                return lo, s
+            if kind.endswith("_after"):
+                return e, hi
+            return lo, hi
+        if kind == "overlap":
+            return max(0, s - OVERLAP_PAD), min(len(text), e + OVERLAP_PAD)
+        return 0, len(text)
+
+    def eval_selection(self, sel: Selection, f: _Field, rule: Rule, ri: int, s: int, e: int) -> bool:
+        kind = sel.within[0]
+        if kind == "match":
+            # a trigger: true when one of its candidates overlaps this one
+            cands = f.cands.get((ri, sel.name))
+            if cands is None and sel.name not in rule.triggers:
+                return self._overlaps(sel, f, s, e)
+            return any(cs < e and s < ce for cs, ce in (cands or ()))
+        if kind == "document":
+            key = (id(sel), rule.pack)
+            if key not in self.doc_memo:
+                self.doc_memo[key] = any(self._any_in(sel, g, 0, len(g.text)) for g in self.fields)
+            return self.doc_memo[key]
+        if kind == "field":
+            key = ("field", id(sel))
+            if key not in f.memo:
+                f.memo[key] = self._any_in(sel, f, 0, len(f.text))
+            return f.memo[key]
+        if kind == "overlap":
+            return self._overlaps(sel, f, s, e)
+        lo, hi = self.window(f, sel.within, s, e)
+        if hi <= lo:
+            return False
+        return self._any_in(sel, f, lo, hi)
+
+    def _overlaps(self, sel: Selection, f: _Field, s: int, e: int) -> bool:
+        lo, hi = max(0, s - OVERLAP_PAD), min(len(f.text), e + OVERLAP_PAD)
+        for rx in (sel.context_re, sel.regex):
+            if rx is None:
+                continue
+            for m in self._finditer(rx, f.text, lo, hi, overlapped=True):
+                if m.start() < e and s < m.end():
+                    return True
+        return False
+
+    def _any_in(self, sel: Selection, f: _Field, lo: int, hi: int) -> bool:
+        if sel.context_re is not None and self._search(sel.context_re, f.text, lo, hi):
+            return True
+        if sel.regex is not None and self._search(sel.regex, f.text, lo, hi):
+            return True
+        return False
+
+    # -------------------------------------------------------------- output
+    def make_hit(self, f: _Field, rule: Rule, s: int, e: int) -> Hit:
+        os_, oe = f.norm.span(s, e)
+        original = f.norm.original
+        match = original[os_:oe]
+        extracted: dict[str, str] = {}
+        for name, (rx, within, group) in rule.extract.items():
+            lo, hi = self.window(f, within, s, e)
+            m = self._search(rx, f.text, lo, hi)
+            if m is not None:
+                try:
+                    extracted[name] = m.group(group)
+                except IndexError:
+                    extracted[name] = m.group(0)
+        pad = self.engine.defaults.get("excerpt_chars", 30)
+        excerpt = original[max(0, os_ - pad) : oe + pad]
+        message = _FMT.format(rule.message, match=match, field=f.name, **extracted)
+        return Hit(
+            rule=rule.id,
+            pack=rule.pack,
+            pack_version=rule.pack_version,
+            category=rule.category,
+            severity=rule.severity,
+            confidence=rule.confidence,
+            law=rule.law,
+            legal=rule.legal,
+            title=rule.title,
+            message=message,
+            field=f.name,
+            start=os_,
+            end=oe,
+            match=match,
+            excerpt=excerpt,
+            extracted=extracted,
+            exceptions=list(rule.exceptions) + [n for n in rule.selections if n.startswith("exc_")],
+        )
+
+
+def _followed(text: str, e: int, options: list[str]) -> bool:
+    return any(text.startswith(x, e) for x in options)
+
+
+def _preceded(text: str, s: int, options: list[str]) -> bool:
+    return any(s >= len(x) and text.startswith(x, s - len(x)) for x in options)
+
+
+# ---------------------------------------------------------------------- loading
+def load_engine(packs: Iterable[str] | None = None) -> Engine:
+    """Load packs (all under rules/packs/ by default, base packs first) into one engine."""
+    folders = [str(p) for p in packs] if packs else None
+    return Engine(load_packs(folders), folders)
+
+
+def reload(old: Engine) -> tuple[Engine, PackError | None]:
+    """Reload the packs ``old`` came from. On a malformed pack return ``(old, error)``."""
+    try:
+        return load_engine(old.sources), None
+    except PackError as exc:
+        return old, exc
+
+
+class EngineHolder:
+    """Holds the current engine for a long-running process and keeps the last good one.
+
+    ``holder.engine`` is always a working engine; ``holder.reload()`` swaps in a freshly loaded
+    one, or keeps the current one and returns the PackError; ``holder.reload_if_changed()`` does so
+    only when a pack file's modification time changed.
+    """
+
+    def __init__(self, packs: Iterable[str] | None = None) -> None:
+        self.sources = [str(p) for p in packs] if packs else None
+        self._lock = threading.Lock()
+        self.engine = load_engine(self.sources)
+        self.last_error: PackError | None = None
+        self._stamp = self._fingerprint()
+
+    def _fingerprint(self) -> tuple:
+        import os
+
+        from rules.loader import discover
+
+        stamps = []
+        for folder in self.sources or discover():
+            for root, _dirs, files in os.walk(folder):
+                for name in files:
+                    p = os.path.join(root, name)
+                    try:
+                        stamps.append((p, os.stat(p).st_mtime_ns))
+                    except OSError:
+                        pass
+        return tuple(sorted(stamps))
+
+    def reload(self) -> PackError | None:
+        with self._lock:
+            try:
+                engine = load_engine(self.sources)
+            except PackError as exc:
+                self.last_error = exc
+                return exc
+            self.engine = engine
+            self.last_error = None
+            self._stamp = self._fingerprint()
+            return None
+
+    def reload_if_changed(self) -> PackError | None:
+        stamp = self._fingerprint()
+        if stamp == self._stamp:
+            return None
+        err = self.reload()
+        if err is not None:
+            self._stamp = stamp  # do not retry the same broken files on every call
+        return err
+
+    def check(self, doc: Mapping[str, object], **kw) -> Hits:
+        return self.engine.check(doc, **kw)

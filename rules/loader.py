@@ -1,0 +1,422 @@
+"""Read and validate packs. Any problem raises PackError; nothing is partially loaded."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+
+import jsonschema
+import regex
+
+from rules import condition as cond
+from rules.errors import PackError
+from rules.legal import law_line
+from rules.model import Pack, Rule, Selection, TestCase
+from rules.normalize import ALL_STEPS, normalize
+from rules.yamlio import LineDict, LineList, display_path, line_of, load_yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PACKS_DIR = os.path.join(HERE, "packs")
+SCHEMA_DIR = os.path.join(HERE, "schema")
+
+DEFAULTS = {
+    "scopes": [
+        "title", "body", "alt", "meta", "jsonld", "ocr", "chat", "product_cards", "pinned",
+        "livestream_title", "transcript",
+    ],
+    "window": 30,
+    "regex_timeout_ms": 50,
+    "document_deadline_ms": 1000,
+    "excerpt_chars": 30,
+}
+REGEX_FLAGS = regex.IGNORECASE | regex.VERSION0
+
+
+@lru_cache(maxsize=4)
+def _schema(name: str) -> dict:
+    with open(os.path.join(SCHEMA_DIR, f"{name}.schema.json"), encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+@lru_cache(maxsize=4)
+def _validator(name: str):
+    schema = _schema(name)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _schema_error(validator, data, file: str, prefix: str) -> None:
+    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.path))))
+    if not errors:
+        return
+    err = errors[0]
+    # prefer the most specific error of an anyOf/oneOf
+    while err.context:
+        err = sorted(err.context, key=lambda e: -len(e.absolute_path))[0]
+    path = list(err.absolute_path)
+    line = line_of(data, path)
+    where = ".".join(str(p) for p in path) or "(top)"
+    msg = err.message
+    if len(msg) > 160:
+        msg = msg[:157] + "..."
+    raise PackError(file, line, f"{prefix}{where}" if prefix else where, msg)
+
+
+def _norm_term(term: str, steps: tuple[str, ...]) -> str:
+    return normalize(str(term).strip(), steps).text
+
+
+def _read_list(path: str, steps: tuple[str, ...], file_for_errors: str) -> list[str]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except OSError as exc:
+        raise PackError(file_for_errors, 0, "lists", f"cannot read list: {exc.strerror}") from None
+    out = []
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if line:
+            out.append(_norm_term(line, steps))
+    return out
+
+
+def parse_within(value: str | None, default: str) -> tuple[str, int]:
+    value = value or default
+    if ":" in value:
+        kind, n = value.split(":", 1)
+        return kind, int(n)
+    return value, 0
+
+
+def _literal_context_re(terms: list[str], nf: list[str], np_: list[str]):
+    if not terms:
+        return None
+    alt = "|".join(regex.escape(t) for t in sorted(set(terms), key=len, reverse=True))
+    pat = f"(?:{alt})"
+    if np_:
+        pat = "(?<!" + "|".join(regex.escape(x) for x in np_) + ")" + pat
+    if nf:
+        pat = pat + "(?!" + "|".join(regex.escape(x) for x in nf) + ")"
+    return regex.compile(pat, REGEX_FLAGS)
+
+
+def build_selection(
+    name: str, spec: dict, lists: dict[str, list[str]], steps: tuple[str, ...], default_within: str,
+    window: int, file: str, where: str,
+) -> Selection:
+    line = getattr(spec, "line", 0)
+
+    def err(key: str, problem: str):
+        kl = spec.key_lines.get(key, line) if isinstance(spec, LineDict) else line
+        raise PackError(file, kl, f"{where}.{key}", problem)
+
+    terms = [_norm_term(t, steps) for t in spec.get("terms", [])]
+    list_names = spec.get("list", [])
+    if isinstance(list_names, str):
+        list_names = [list_names]
+    for ln in list_names:
+        if ln not in lists:
+            err("list", f"unknown list {ln!r} (declare it under lists: in pack.yaml)")
+        terms.extend(lists[ln])
+    if any(not t for t in terms):
+        err("terms", "empty term after normalisation")
+    compiled = None
+    source = spec.get("regex")
+    if source is not None:
+        try:
+            compiled = regex.compile(source, REGEX_FLAGS)
+        except regex.error as exc:
+            err("regex", f"does not compile: {exc}")
+    anchors = [_norm_term(a, steps) for a in spec.get("anchors", [])]
+    within = parse_within(spec.get("within"), default_within)
+    nf = [_norm_term(x, steps) for x in spec.get("not_followed_by", [])]
+    np_ = [_norm_term(x, steps) for x in spec.get("not_preceded_by", [])]
+    sel = Selection(
+        name=name,
+        terms=sorted(set(terms), key=terms.index),
+        regex=compiled,
+        regex_source=source,
+        anchors=anchors,
+        window=int(spec.get("window", window)),
+        within=within,
+        not_followed_by=nf,
+        not_preceded_by=np_,
+        line=line,
+    )
+    sel.context_re = _literal_context_re(sel.terms, nf, np_)
+    return sel
+
+
+def _tests(items, default_field: str) -> list[TestCase]:
+    out = []
+    if not items:
+        return out
+    for i, item in enumerate(items):
+        line = items.item_lines[i] if isinstance(items, LineList) else 0
+        if isinstance(item, str):
+            out.append(TestCase(item, default_field, line))
+        else:
+            out.append(TestCase(item["text"], item.get("field", default_field), line))
+    return out
+
+
+def load_pack_meta(folder: str) -> tuple[Pack, LineDict, str]:
+    path = os.path.join(folder, "pack.yaml")
+    file = display_path(path)
+    if not os.path.isfile(path):
+        raise PackError(display_path(folder), 0, "pack.yaml", "missing pack.yaml")
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise PackError(file, 1, "(top)", "pack.yaml must be a mapping")
+    _schema_error(_validator("pack"), data, file, "")
+    steps = tuple(data.get("normalize", ALL_STEPS))
+    laws: dict[str, str] = {}
+    for src in data.get("legal_sources", []):
+        laws[src["id"]] = src["name"]
+        laws[src["name"]] = src["name"]
+    lists: dict[str, list[str]] = {}
+    for name, rel in data.get("lists", {}).items():
+        lp = os.path.join(folder, rel)
+        if not os.path.isfile(lp):
+            raise PackError(file, data["lists"].key_lines.get(name, 0), f"lists.{name}", f"no such file {rel}")
+        lists[name] = _read_list(lp, steps, display_path(lp))
+    defaults = dict(DEFAULTS)
+    defaults.update(data.get("defaults", {}))
+    pack = Pack(
+        id=data["id"],
+        version=str(data["version"]),
+        title=data["title"],
+        jurisdiction=data["jurisdiction"],
+        path=folder,
+        extends=data.get("extends"),
+        normalize=steps,
+        laws=laws,
+        legal_sources=[dict(x) for x in data.get("legal_sources", [])],
+        lists=lists,
+        selections={},
+        exceptions={},
+        defaults=defaults,
+        disable=list(data.get("disable", [])),
+    )
+    return pack, data, file
+
+
+def finish_pack_shared(pack: Pack, data: LineDict, file: str, base: Pack | None) -> None:
+    """Shared selections and exceptions (inherited from the extended pack, then overridden)."""
+    if base is not None:
+        merged_lists = dict(base.lists)
+        for k, v in pack.lists.items():
+            merged_lists[k] = merged_lists.get(k, []) + v if k in base.lists else v
+        pack.lists = merged_lists
+        laws = dict(base.laws)
+        laws.update(pack.laws)
+        pack.laws = laws
+        pack.selections = dict(base.selections)
+        pack.exceptions = dict(base.exceptions)
+        pack.normalize = base.normalize
+    sels = data.get("selections", {})
+    for name, spec in sels.items():
+        pack.selections[name] = build_selection(
+            name, spec, pack.lists, pack.normalize, "overlap", pack.defaults["window"], file, f"selections.{name}"
+        )
+    names = list(pack.selections)
+    for name, source in data.get("exceptions", {}).items():
+        try:
+            ast = cond.parse(source, names, ["_"])
+        except cond.ConditionError as exc:
+            raise PackError(file, data["exceptions"].key_lines.get(name, 0), f"exceptions.{name}", str(exc)) from None
+        pack.exceptions[name] = (source, ast)
+
+
+def load_rules(pack: Pack, folder: str) -> list[Rule]:
+    rules_dir = os.path.join(folder, "rules")
+    out: list[Rule] = []
+    if not os.path.isdir(rules_dir):
+        return out
+    validator = _validator("rule")
+    for fname in sorted(os.listdir(rules_dir)):
+        if not fname.endswith((".yaml", ".yml")):
+            continue
+        path = os.path.join(rules_dir, fname)
+        file = display_path(path)
+        data = load_yaml(path)
+        if data is None:
+            continue
+        if not isinstance(data, list):
+            raise PackError(file, getattr(data, "line", 1), "(top)", "a rules file is a YAML list of rules")
+        for i, raw in enumerate(data):
+            rline = data.item_lines[i]
+            if not isinstance(raw, dict):
+                raise PackError(file, rline, f"[{i}]", "a rule must be a mapping")
+            label = str(raw.get("id", f"[{i}]"))
+            _schema_error(validator, raw, file, f"{label}.")
+            out.append(build_rule(pack, raw, file, rline))
+    return out
+
+
+def build_rule(pack: Pack, raw: LineDict, file: str, rline: int) -> Rule:
+    rid = raw["id"]
+
+    def err(key: str, problem: str, node: LineDict | None = None, sub: str | None = None):
+        n = node if node is not None else raw
+        line = n.key_lines.get(sub or key, n.line) if isinstance(n, LineDict) else rline
+        raise PackError(file, line, f"{rid}.{key}", problem)
+
+    for i, entry in enumerate(raw["legal"]):
+        if entry["law"] not in pack.laws:
+            err(f"legal[{i}].law", f"unknown law {entry['law']!r} (declare it in legal_sources)", entry, "law")
+    window = pack.defaults["window"]
+    selections: dict[str, Selection] = {}
+    explicit_triggers = raw.get("trigger")
+    if isinstance(explicit_triggers, str):
+        explicit_triggers = [explicit_triggers]
+    for name, spec in raw["selections"].items():
+        is_trigger = (
+            name in explicit_triggers
+            if explicit_triggers
+            else ("within" not in spec and not name.startswith(("exc_", "not_")))
+        )
+        sel = build_selection(
+            name, spec, pack.lists, pack.normalize, "match" if is_trigger else "overlap", window, file,
+            f"{rid}.selections.{name}",
+        )
+        if is_trigger:
+            if sel.within[0] != "match":
+                err(f"selections.{name}.within", "a trigger selection cannot have within", spec, "within")
+            if sel.regex is not None and not sel.anchors and not sel.terms:
+                err(f"selections.{name}.anchors", "a trigger regex needs anchors (literals that locate it)", spec, "regex")
+        selections[name] = sel
+    triggers = [n for n, s in selections.items() if s.within[0] == "match"]
+    if explicit_triggers:
+        for t in explicit_triggers:
+            if t not in selections:
+                err("trigger", f"unknown selection {t!r}")
+        triggers = list(explicit_triggers)
+    if not triggers:
+        err("selections", "no trigger selection (one without within: and not named exc_*/not_*)")
+    names = list(selections) + [n for n in pack.selections if n not in selections]
+    source = raw.get("condition")
+    if source is None:
+        excs = [n for n in selections if n.startswith("exc_")]
+        source = "triggers" + (" and not 1 of exc_*" if excs else "")
+    try:
+        ast = cond.parse(source, names, triggers)
+    except cond.ConditionError as exc:
+        err("condition", str(exc))
+    off = list(raw.get("exceptions_off", []))
+    for name in off:
+        if name not in pack.exceptions:
+            err("exceptions_off", f"unknown pack exception {name!r}")
+    applied = [n for n in pack.exceptions if n not in off]
+    for name in applied:
+        ast = ("and", ast, ("not", pack.exceptions[name][1]))
+    extract = {}
+    for name, spec in raw.get("extract", {}).items():
+        try:
+            rx = regex.compile(spec["regex"], REGEX_FLAGS)
+        except regex.error as exc:
+            err(f"extract.{name}.regex", f"does not compile: {exc}")
+        extract[name] = (rx, parse_within(spec.get("within"), "around:30"), int(spec.get("group", 0)))
+    scopes = tuple(raw.get("scopes", pack.defaults["scopes"]))
+    tests = raw["tests"]
+    default_field = "terms" if scopes == ("terms",) else (scopes[0] if "body" not in scopes else "body")
+    legal = [dict(x) for x in raw["legal"]]
+    return Rule(
+        id=rid,
+        title=raw["title"],
+        message=raw["message"],
+        category=raw["category"],
+        severity=raw["severity"],
+        confidence=float(raw["confidence"]),
+        status=raw.get("status", "test"),
+        legal=legal,
+        law=law_line(legal, pack.laws),
+        scopes=scopes,
+        selections=selections,
+        triggers=triggers,
+        condition_source=source,
+        condition=ast,
+        exceptions=applied,
+        extract=extract,
+        supersedes=list(raw.get("supersedes", [])),
+        must_match=_tests(tests.get("must_match"), default_field),
+        must_not_match=_tests(tests.get("must_not_match"), default_field),
+        todo=_tests(tests.get("todo"), default_field),
+        pack=pack.id,
+        pack_version=pack.version,
+        file=file,
+        line=rline,
+        description=raw.get("description", ""),
+        sector=list(raw.get("sector", [])),
+        falsepositives=list(raw.get("falsepositives", [])),
+        provenance=dict(raw.get("provenance", {})),
+        raw=raw,
+    )
+
+
+def discover(root: str = PACKS_DIR) -> list[str]:
+    if not os.path.isdir(root):
+        return []
+    return [
+        os.path.join(root, d)
+        for d in sorted(os.listdir(root))
+        if os.path.isfile(os.path.join(root, d, "pack.yaml"))
+    ]
+
+
+def load_packs(folders: list[str] | None = None) -> list[Pack]:
+    """Load packs in dependency order (a base before the packs that extend it)."""
+    folders = discover() if not folders else [os.fspath(f) for f in folders]
+    metas = [load_pack_meta(f) for f in folders]
+    by_id: dict[str, tuple[Pack, LineDict, str]] = {}
+    for pack, data, file in metas:
+        if pack.id in by_id:
+            raise PackError(file, data.key_lines.get("id", 1), "id", f"pack id {pack.id!r} loaded twice")
+        by_id[pack.id] = (pack, data, file)
+    ordered: list[Pack] = []
+    seen: set[str] = set()
+
+    def visit(pid: str, chain: tuple[str, ...]) -> None:
+        if pid in seen:
+            return
+        pack, data, file = by_id[pid]
+        if pack.extends:
+            if pack.extends in chain:
+                raise PackError(file, data.key_lines.get("extends", 1), "extends", "circular extends")
+            if pack.extends not in by_id:
+                raise PackError(
+                    file, data.key_lines.get("extends", 1), "extends",
+                    f"extends {pack.extends!r}, which is not loaded (list it before this pack)",
+                )
+            visit(pack.extends, chain + (pid,))
+        base = by_id[pack.extends][0] if pack.extends else None
+        finish_pack_shared(pack, data, file, base)
+        pack.rules = load_rules(pack, pack.path)
+        seen.add(pid)
+        ordered.append(pack)
+
+    for pack, _data, _file in metas:
+        visit(pack.id, ())
+    # unique ids, with overrides allowed only from an extending pack
+    owner: dict[str, Rule] = {}
+    for pack in ordered:
+        for rule in pack.rules:
+            if rule.id in owner:
+                prev = owner[rule.id]
+                if prev.pack == pack.id or not _extends(pack, prev.pack, by_id):
+                    raise PackError(rule.file, rule.line, f"{rule.id}.id", f"duplicate rule id (also {prev.file}:{prev.line})")
+            owner[rule.id] = rule
+        for rid in pack.disable:
+            if rid not in owner:
+                _p, data, file = by_id[pack.id]
+                raise PackError(file, data.key_lines.get("disable", 1), "disable", f"unknown rule {rid!r}")
+    return ordered
+
+
+def _extends(pack: Pack, other: str, by_id) -> bool:
+    cur = pack.extends
+    while cur:
+        if cur == other:
+            return True
+        cur = by_id[cur][0].extends
+    return False

@@ -1,0 +1,172 @@
+"""Loaded packs, rules and selections, and the hit they produce."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+CATEGORIES = (
+    "absolute_terms",
+    "medical_health",
+    "health_food",
+    "drug_device",
+    "education",
+    "finance",
+    "real_estate",
+    "price_fraud",
+    "false_urgency",
+    "unfair_terms",
+    "false_advertising",
+    "livestream",
+    "other",
+)
+
+FIELDS = (
+    "title",
+    "body",
+    "price",
+    "terms",
+    "alt",
+    "meta",
+    "jsonld",
+    "ocr",
+    "chat",
+    "product_cards",
+    "pinned",
+    "livestream_title",
+    "transcript",
+)
+
+
+@dataclass
+class Selection:
+    """A named matcher of a rule (or a pack-level shared one)."""
+
+    name: str
+    terms: list[str]
+    regex: object | None  # compiled `regex` pattern
+    regex_source: str | None
+    anchors: list[str]
+    window: int
+    within: tuple[str, int]  # ("match"|"overlap"|"before"|..., N)
+    not_followed_by: list[str]
+    not_preceded_by: list[str]
+    context_re: object | None = None  # compiled alternation of terms with the filters
+    line: int = 0
+
+
+@dataclass
+class TestCase:
+    text: str
+    field: str
+    line: int = 0
+
+
+@dataclass
+class Rule:
+    id: str
+    title: str
+    message: str
+    category: str
+    severity: str
+    confidence: float
+    status: str
+    legal: list[dict]
+    law: str
+    scopes: tuple[str, ...]
+    selections: dict[str, Selection]
+    triggers: list[str]
+    condition_source: str
+    condition: object  # compiled AST
+    exceptions: list[str]  # names of pack-level exceptions applied
+    extract: dict[str, tuple[object, tuple[str, int], int]]
+    supersedes: list[str]
+    must_match: list[TestCase]
+    must_not_match: list[TestCase]
+    todo: list[TestCase]
+    pack: str
+    pack_version: str
+    file: str
+    line: int
+    description: str = ""
+    sector: list[str] = field(default_factory=list)
+    falsepositives: list[str] = field(default_factory=list)
+    provenance: dict = field(default_factory=dict)
+    raw: dict = field(default_factory=dict)
+
+
+@dataclass
+class Pack:
+    id: str
+    version: str
+    title: str
+    jurisdiction: str
+    path: str
+    extends: str | None
+    normalize: tuple[str, ...]
+    laws: dict[str, str]  # id or name -> full name
+    legal_sources: list[dict]
+    lists: dict[str, list[str]]
+    selections: dict[str, Selection]
+    exceptions: dict[str, tuple[str, object]]  # name -> (source, AST)
+    defaults: dict
+    disable: list[str]
+    rules: list[Rule] = field(default_factory=list)
+
+
+HIT_FIELDS = (
+    "rule",
+    "pack",
+    "pack_version",
+    "category",
+    "severity",
+    "confidence",
+    "law",
+    "legal",
+    "title",
+    "message",
+    "field",
+    "start",
+    "end",
+    "match",
+    "excerpt",
+    "extracted",
+    "exceptions",
+)
+
+
+@dataclass(slots=True)
+class Hit:
+    """One rule firing on one span of one field. Offsets index the original text."""
+
+    rule: str
+    pack: str
+    pack_version: str
+    category: str
+    severity: str
+    confidence: float
+    law: str
+    legal: list[dict]
+    title: str
+    message: str
+    field: str
+    start: int
+    end: int
+    match: str
+    excerpt: str
+    extracted: dict
+    exceptions: list[str]
+
+    def to_dict(self) -> dict:
+        """A JSON-safe dict of every attribute."""
+        out = {name: getattr(self, name) for name in HIT_FIELDS}
+        out["legal"] = [dict(x) for x in self.legal]
+        out["extracted"] = dict(self.extracted)
+        out["exceptions"] = list(self.exceptions)
+        return out
+
+
+class Hits(list):
+    """The hits of one document; ``timed_out`` tells whether the deadline cut evaluation short."""
+
+    timed_out: bool = False
+    regex_timeouts: int = 0

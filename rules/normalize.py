@@ -1,0 +1,208 @@
+"""Text normalisation with an offset map back to the original characters.
+
+Steps (each can be switched off per pack in ``pack.yaml`` ``normalize:``):
+
+* ``fullwidth``  - full-width ASCII letters, digits and symbols to half-width, U+3000 to space;
+* ``nfkc``       - NFKC for the compatibility characters evaders use (circled digits ①, Kangxi
+                   radicals, compatibility ideographs); ``①`` becomes ``1``;
+* ``zero_width`` - zero-width and soft-hyphen characters removed;
+* ``t2s``        - traditional to simplified Chinese, character by character, from OpenCC's t2s table;
+* ``lowercase``  - ASCII letters lower-cased (``NO.1`` and ``no.1`` match alike);
+* ``joiners``    - evasion joiners between two Han characters removed: ``最 佳``, ``最*好``, ``最·佳``.
+
+Fast path: a text containing none of the affected characters is returned as is with an
+identity map (``None``). When every change is one character for one character the map is still
+the identity; only deletions and expansions build an explicit list of original indices.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
+
+ALL_STEPS = ("fullwidth", "nfkc", "zero_width", "t2s", "lowercase", "joiners")
+
+ZERO_WIDTH = "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e"
+# characters that may sit between two Han characters to break a keyword (after full-width mapping)
+JOINER_CHARS = " \t*·・.-_~#|/\\+=^`@•°"
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+
+
+@lru_cache(maxsize=1)
+def _t2s_table() -> dict[int, str]:
+    """Single-character traditional→simplified map derived from OpenCC's t2s conversion."""
+    import opencc
+
+    chars = [chr(c) for c in range(0x4E00, 0xA000)] + [chr(c) for c in range(0x3400, 0x4DC0)]
+    # newline-separated so that OpenCC's phrase dictionary never joins two neighbours
+    converted = opencc.OpenCC("t2s").convert("\n".join(chars)).split("\n")
+    table: dict[int, str] = {}
+    if len(converted) != len(chars):  # pragma: no cover - defensive
+        return table
+    for src, dst in zip(chars, converted, strict=True):
+        if dst != src and len(dst) == 1:
+            table[ord(src)] = dst
+    return table
+
+
+def _nfkc_candidates() -> Iterable[int]:
+    yield from range(0x2460, 0x24FF + 1)  # enclosed alphanumerics ① ⑴ ⒈ Ⓐ
+    yield from range(0x2776, 0x2793 + 1)  # dingbat circled digits (no NFKC form; mapped by hand below)
+    yield from range(0x2F00, 0x2FD5 + 1)  # Kangxi radicals
+    yield from range(0x2E80, 0x2EF3 + 1)  # CJK radicals supplement
+    yield from range(0x3220, 0x3247 + 1)  # parenthesised ideographs ㈠
+    yield from range(0x3280, 0x32B0 + 1)  # circled ideographs ㊀
+    yield from range(0xF900, 0xFAFF + 1)  # compatibility ideographs
+    yield from range(0x2160, 0x2188 + 1)  # roman numerals
+    yield from range(0x00B2, 0x00B9 + 1)  # superscripts
+    yield from range(0x2070, 0x209F + 1)
+    yield from range(0xFE50, 0xFE6B + 1)  # small form variants
+
+
+@lru_cache(maxsize=16)
+def build_tables(steps: tuple[str, ...]) -> tuple[dict[int, str], dict[int, str], re.Pattern | None]:
+    """Return (one-to-one map, special map for deletions/expansions, detector regex)."""
+    one: dict[int, str] = {}
+    special: dict[int, str] = {}
+    if "t2s" in steps:
+        one.update(_t2s_table())
+    if "nfkc" in steps:
+        for cp in _nfkc_candidates():
+            ch = chr(cp)
+            if 0x2776 <= cp <= 0x2793:  # ❶..❿ ➀..➉ ➊..➓
+                out = str((cp - 0x2776) % 10 + 1)
+            else:
+                out = unicodedata.normalize("NFKC", ch)
+            if out == ch or not out:
+                continue
+            if "t2s" in steps and len(out) == 1 and ord(out) in one:
+                out = one[ord(out)]
+            if len(out) == 1:
+                one[cp] = out
+            else:
+                special[cp] = out
+    if "fullwidth" in steps:
+        for cp in range(0xFF01, 0xFF5F):
+            ch = chr(cp)
+            # keep the CJK punctuation that Chinese text is written with: rules match it as is
+            if ch in "，（）：；！？＂＇":
+                continue
+            one[cp] = chr(cp - 0xFEE0)
+        one[0x3000] = " "
+        one[0xFFE5] = "¥"
+    if "lowercase" in steps:
+        for cp in range(ord("A"), ord("Z") + 1):
+            one[cp] = chr(cp + 32)
+        # full-width capitals go straight to lower case
+        for cp in range(0xFF21, 0xFF3B):
+            if cp in one:
+                one[cp] = one[cp].lower()
+    if "zero_width" in steps:
+        for ch in ZERO_WIDTH:
+            one.pop(ord(ch), None)
+            special[ord(ch)] = ""
+    chars = set(one) | set(special)
+    if "joiners" in steps:
+        # full-width joiners are handled after the one-to-one map, so detect them as well
+        chars |= {ord(c) for c in JOINER_CHARS}
+        chars |= {cp for cp, v in one.items() if v in JOINER_CHARS}
+    if not chars:
+        return one, special, None
+    detector = re.compile("[" + "".join(_class_ranges(sorted(chars))) + "]")
+    return one, special, detector
+
+
+def _class_ranges(cps: list[int]) -> list[str]:
+    out: list[str] = []
+    start = prev = cps[0]
+    for cp in cps[1:] + [-2]:
+        if cp == prev + 1:
+            prev = cp
+            continue
+        out.append(re.escape(chr(start)) if start == prev else f"{re.escape(chr(start))}-{re.escape(chr(prev))}")
+        start = prev = cp
+    return out
+
+
+_JOINER_RE = re.compile(
+    "(?<=[" + _HAN + "])(?:[" + re.escape(JOINER_CHARS) + "]+)(?=[" + _HAN + "0-9])"
+)
+_QUICK_JOINER = re.compile("[" + _HAN + "][" + re.escape(JOINER_CHARS) + "]")
+
+
+class Normalized:
+    """Normalised text plus the map from normalised index to original index."""
+
+    __slots__ = ("text", "original", "_map")
+
+    def __init__(self, text: str, original: str, index_map: list[int] | None) -> None:
+        self.text = text
+        self.original = original
+        self._map = index_map
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Original [start, end) for a normalised [start, end)."""
+        m = self._map
+        if m is None:
+            return start, end
+        if end <= start:
+            o = m[start] if start < len(m) else len(self.original)
+            return o, o
+        return m[start], m[end - 1] + 1
+
+
+def normalize(text: str, steps: tuple[str, ...] = ALL_STEPS) -> Normalized:
+    """Normalise ``text``; see the module docstring for the steps."""
+    one, special, detector = build_tables(steps)
+    if detector is None or not detector.search(text):
+        return Normalized(text, text, None)
+    if not special or not any(ch in text for ch in _special_chars(steps)):
+        mapped = text.translate(one)
+        if "joiners" not in steps or not _QUICK_JOINER.search(mapped):
+            return Normalized(mapped, text, None)
+        # joiners: deletions only
+        out: list[str] = []
+        index: list[int] = []
+        pos = 0
+        for m in _JOINER_RE.finditer(mapped):
+            out.append(mapped[pos : m.start()])
+            index.extend(range(pos, m.start()))
+            pos = m.end()
+        out.append(mapped[pos:])
+        index.extend(range(pos, len(mapped)))
+        return Normalized("".join(out), text, index)
+    return _slow(text, one, special, steps)
+
+
+@lru_cache(maxsize=16)
+def _special_chars(steps: tuple[str, ...]) -> str:
+    return "".join(chr(c) for c in build_tables(steps)[1])
+
+
+def _slow(text: str, one: dict[int, str], special: dict[int, str], steps: tuple[str, ...]) -> Normalized:
+    chars: list[str] = []
+    index: list[int] = []
+    for i, ch in enumerate(text):
+        cp = ord(ch)
+        if cp in special:
+            out = special[cp]
+        else:
+            out = one.get(cp, ch)
+        for c in out:
+            chars.append(c)
+            index.append(i)
+    mapped = "".join(chars)
+    if "joiners" in steps and _QUICK_JOINER.search(mapped):
+        out_chars: list[str] = []
+        out_index: list[int] = []
+        pos = 0
+        for m in _JOINER_RE.finditer(mapped):
+            out_chars.append(mapped[pos : m.start()])
+            out_index.extend(index[pos : m.start()])
+            pos = m.end()
+        out_chars.append(mapped[pos:])
+        out_index.extend(index[pos:])
+        return Normalized("".join(out_chars), text, out_index)
+    return Normalized(mapped, text, index)
