@@ -1,0 +1,1 @@
+"""The sandbox web: local stand-in sites for tests, benchmarks and the demo."""
