@@ -436,11 +436,6 @@ class Store:
 
     # ----------------------------------------------------------------- plumbing
 
-    @property
-    def evidence_root(self) -> Path:
-        """Default evidence folder: `warc/` beside the database."""
-        return Path(self.path).resolve().parent / "warc"
-
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE: the write lock is taken at once)."""
@@ -1114,11 +1109,9 @@ class Store:
 
     # ----------------------------------------------------------------- evidence location
 
-    def warc_path(self, warc_file: str | None, evidence_dir: str | os.PathLike | None = None) -> Path | None:
-        """Where a capture's WARC file is: stored names are relative to the evidence folder."""
+    def warc_path(self, warc_file: str | None) -> Path | None:
+        """Where a capture's WARC file is: stored names are relative to the database's folder."""
         if not warc_file:
             return None
         p = Path(warc_file)
-        if p.is_absolute():
-            return p
-        return Path(evidence_dir) / p if evidence_dir else self.evidence_root / p
+        return p if p.is_absolute() else Path(self.path).resolve().parent / p
