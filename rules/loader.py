@@ -11,7 +11,7 @@ import regex
 
 from rules import condition as cond
 from rules.errors import PackError
-from rules.legal import law_line
+from rules.legal import cite, law_line
 from rules.model import Pack, Rule, Selection, TestCase
 from rules.normalize import ALL_STEPS, normalize
 from rules.yamlio import LineDict, LineList, display_path, line_of, load_yaml
@@ -320,7 +320,12 @@ def build_rule(pack: Pack, raw: LineDict, file: str, rline: int) -> Rule:
     scopes = tuple(raw.get("scopes", pack.defaults["scopes"]))
     tests = raw["tests"]
     default_field = "terms" if scopes == ("terms",) else (scopes[0] if "body" not in scopes else "body")
-    legal = [dict(x) for x in raw["legal"]]
+    legal = []
+    for x in raw["legal"]:
+        entry = dict(x)
+        entry["name"] = pack.laws[x["law"]]
+        entry["citation"] = cite(x, entry["name"])
+        legal.append(entry)
     return Rule(
         id=rid,
         title=raw["title"],
@@ -330,7 +335,7 @@ def build_rule(pack: Pack, raw: LineDict, file: str, rline: int) -> Rule:
         confidence=float(raw["confidence"]),
         status=raw.get("status", "test"),
         legal=legal,
-        law=law_line(legal, pack.laws),
+        law=law_line([dict(x) for x in raw["legal"]], pack.laws),
         scopes=scopes,
         selections=selections,
         triggers=triggers,

@@ -2,40 +2,195 @@
 
 from __future__ import annotations
 
+import json
+import sys
+
 import click
 
-from fangxin.commands.common import not_yet
+
+def _load(packs: tuple[str, ...]):
+    import rules as rules_lib
+
+    try:
+        return rules_lib.load_engine(list(packs) or None)
+    except rules_lib.PackError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
 
 
 @click.group()
 def rules() -> None:
-    """Rule packs: test, lint, check, explain."""
+    """Rule packs (rules/packs/*): test, lint, check text, explain a rule.
+
+    \b
+    PACK arguments are pack folders (default: every pack under rules/packs/,
+    the national base first). A malformed pack prints one line
+    FILE:LINE: FIELD: problem and exits 2.
+    """
 
 
 @rules.command("test")
-@click.argument("packs", nargs=-1)
-def rules_test(packs: tuple[str, ...]) -> None:
-    """Run every rule's embedded must_match / must_not_match examples."""
-    not_yet("rules test", "rule-engine issue")
+@click.argument("packs", nargs=-1, type=click.Path(exists=True, file_okay=False))
+@click.option("--coverage", is_flag=True, help="Also fail a rule whose trigger selections no must_match case fires.")
+@click.option("-v", "--verbose", is_flag=True, help="List todo cases that already pass.")
+def rules_test(packs: tuple[str, ...], coverage: bool, verbose: bool) -> None:
+    """Run every rule's must_match / must_not_match cases through the production check path.
+
+    Fails (exit 1) on any must_match case that does not fire its rule or any
+    must_not_match case that does, naming the rule, file:line and case.
+    """
+    from rules.testing import run_tests
+
+    engine = _load(packs)
+    report = run_tests(engine)
+    for f in report.failures:
+        click.echo(f.line())
+    if verbose:
+        for rule, case in report.todo_firing:
+            click.echo(f"{rule.file}:{case.line}: {rule.id}: todo now fires: {case.text}")
+    bad_cov = []
+    if coverage:
+        for rule, trig in report.uncovered:
+            bad_cov.append(rule.id)
+            click.echo(f"{rule.file}:{rule.line}: {rule.id}: coverage: trigger {trig!r} never fired by a must_match case")
+    click.echo(
+        f"{report.rules} rules, {report.cases} cases: {len(report.failures)} failed"
+        + (f", {len(bad_cov)} uncovered triggers" if coverage else "")
+        + (f", {len(report.todo_firing)} todo cases firing" if report.todo_firing else "")
+    )
+    if report.failures or bad_cov:
+        sys.exit(1)
 
 
 @rules.command("lint")
-@click.argument("packs", nargs=-1)
-def rules_lint(packs: tuple[str, ...]) -> None:
-    """Schema and regex-safety checks."""
-    not_yet("rules lint", "rule-engine issue")
+@click.argument("packs", nargs=-1, type=click.Path(exists=True, file_okay=False))
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+def rules_lint(packs: tuple[str, ...], strict: bool) -> None:
+    """Schema, unique ids, known laws, regexes compile, nested quantifiers, timing on adversarial input.
+
+    Prints FILE:LINE: FIELD: level: problem per finding; exit 1 on any error
+    (or warning with --strict).
+    """
+    from rules.lint import lint
+
+    engine, findings = lint(list(packs) or None)
+    for f in findings:
+        click.echo(f.text())
+    errors = [f for f in findings if f.level == "error" or strict]
+    n_rules = len(engine.rules) if engine else 0
+    click.echo(f"{n_rules} rules: {sum(f.level == 'error' for f in findings)} errors, "
+               f"{sum(f.level == 'warning' for f in findings)} warnings")
+    if errors:
+        sys.exit(1)
+
+
+def _out_line(doc_id, hit) -> str:
+    return json.dumps(
+        {
+            "id": doc_id,
+            "rule": hit.rule,
+            "category": hit.category,
+            "severity": hit.severity,
+            "law": hit.law,
+            "field": hit.field,
+            "start": hit.start,
+            "end": hit.end,
+            "match": hit.match,
+        },
+        ensure_ascii=False,
+    )
 
 
 @rules.command("check")
 @click.argument("text", required=False)
-@click.option("--jsonl", "jsonl", type=click.Path(dir_okay=False), help="Read {id, text[, field]} lines from FILE.")
-def rules_check(text: str | None, jsonl: str | None) -> None:
-    """Print hits for TEXT or for each line of --jsonl FILE as JSON lines."""
-    not_yet("rules check", "rule-engine issue")
+@click.option("--jsonl", "jsonl", type=click.Path(dir_okay=False, allow_dash=True),
+              help='Read lines {"id": …, "text": …[, "field": …]} from FILE ("-" for stdin).')
+@click.option("--field", "field", default="body", show_default=True, help="Field name for TEXT (and --jsonl lines without one).")
+@click.option("--pack", "packs", multiple=True, type=click.Path(exists=True, file_okay=False),
+              help="Pack folder (repeatable; default every pack).")
+def rules_check(text: str | None, jsonl: str | None, field: str, packs: tuple[str, ...]) -> None:
+    """Print one JSON line per hit for TEXT, or for each line of --jsonl FILE.
+
+    \b
+    Output lines: {"id","rule","category","severity","law","field","start","end","match"};
+    start/end index the original text; an input without hit prints nothing.
+    TEXT gets id null. Example:
+      fangxin rules check "全网最低价，保证无效退款"
+    """
+    if (text is None) == (jsonl is None):
+        raise click.UsageError("give TEXT or --jsonl FILE (not both)")
+    engine = _load(packs)
+    out = sys.stdout
+    if text is not None:
+        for hit in engine.check({field: text}):
+            out.write(_out_line(None, hit) + "\n")
+        return
+    stream = sys.stdin if jsonl == "-" else open(jsonl, encoding="utf-8")  # noqa: SIM115
+    write = out.write
+    check = engine.check
+    try:
+        for n, line in enumerate(stream, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                doc_text = rec["text"]
+            except (ValueError, KeyError, TypeError):
+                click.echo(f"{jsonl}:{n}: input: not a JSON object with a text", err=True)
+                sys.exit(2)
+            doc_id = rec.get("id")
+            for hit in check({rec.get("field") or field: doc_text}):
+                write(_out_line(doc_id, hit) + "\n")
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
 
 
 @rules.command("explain")
 @click.argument("rule_id")
-def rules_explain(rule_id: str) -> None:
-    """Show a rule, its citation and its examples."""
-    not_yet("rules explain", "rule-engine issue")
+@click.option("--json", "as_json", is_flag=True, help="Print the rule as JSON.")
+def rules_explain(rule_id: str, as_json: bool) -> None:
+    """Show a rule: title, category, severity, legal citation, selections, condition and examples."""
+    from rules.legal import cn_number
+
+    engine = _load(())
+    try:
+        rule = engine.rule(rule_id)
+    except KeyError:
+        click.echo(f"unknown rule {rule_id!r}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(rule.raw, ensure_ascii=False, indent=1))
+        return
+    lines = [
+        f"{rule.id}  {rule.title}",
+        f"  pack:       {rule.pack} {rule.pack_version}  ({rule.file}:{rule.line})",
+        f"  category:   {rule.category}    severity: {rule.severity}    confidence: {rule.confidence}    status: {rule.status}",
+        f"  law:        {rule.law}",
+    ]
+    for entry in rule.legal:
+        lines.append(f"              - {entry['citation']}" + (f"（罚则：第{cn_number(entry['penalty'])}条）" if entry.get("penalty") else ""))
+    lines.append(f"  scopes:     {', '.join(rule.scopes)}")
+    lines.append(f"  message:    {rule.message}")
+    if rule.description:
+        lines.append(f"  about:      {rule.description}")
+    lines.append("  selections:")
+    for name, sel in rule.selections.items():
+        what = []
+        if sel.terms:
+            shown = "、".join(sel.terms[:12]) + (f" …(+{len(sel.terms) - 12})" if len(sel.terms) > 12 else "")
+            what.append(f"terms: {shown}")
+        if sel.regex_source:
+            what.append(f"regex: {sel.regex_source}")
+        role = "trigger" if name in rule.triggers else f"within {sel.within[0]}" + (f":{sel.within[1]}" if sel.within[1] else "")
+        lines.append(f"    {name} [{role}] " + "; ".join(what))
+    lines.append(f"  condition:  {rule.condition_source}")
+    lines.append(f"  exceptions: {', '.join(rule.exceptions) or '-'}")
+    lines.append("  must_match:")
+    lines += [f"    + [{c.field}] {c.text}" for c in rule.must_match]
+    lines.append("  must_not_match:")
+    lines += [f"    - [{c.field}] {c.text}" for c in rule.must_not_match]
+    if rule.provenance.get("sources"):
+        lines.append("  sources:")
+        lines += [f"    * {s}" for s in rule.provenance["sources"]]
+    click.echo("\n".join(lines))

@@ -1,0 +1,92 @@
+"""Pack lint: everything the loader refuses, plus regex-safety and hygiene checks."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+import regex
+
+from rules.engine import Engine, load_engine
+from rules.errors import PackError
+from rules.model import Selection
+
+# a group that contains a quantifier and is itself quantified: (a+)+ (.*x)* (\w+\s?)+ …
+_NESTED = re.compile(r"\((?:[^()\\]|\\.)*(?:[+*]|\{\d*,\d*\})(?:[^()\\]|\\.)*\)(?:[+*]|\{\d*,\d*\})")
+_UNBOUNDED_DOT = re.compile(r"(?<!\\)\.[*+](?!\?)")
+
+ADVERSARIAL = [
+    "最" * 4000,
+    "保" * 2000 + "本" * 2000,
+    ("最好，" * 1500),
+    ("a" * 3000) + "!",
+    ("。" + "不" * 50) * 80,
+    "，".join(["保证通过"] * 800),
+    " ".join(["1"] * 3000),
+]
+
+
+@dataclass
+class Finding:
+    level: str  # "error" | "warning"
+    file: str
+    line: int
+    field: str
+    problem: str
+
+    def text(self) -> str:
+        return f"{self.file}:{self.line}: {self.field}: {self.level}: {self.problem}"
+
+
+def lint(packs: list[str] | None = None, time_budget_ms: float = 50.0) -> tuple[Engine | None, list[Finding]]:
+    findings: list[Finding] = []
+    try:
+        engine = load_engine(packs)
+    except PackError as exc:
+        findings.append(Finding("error", exc.file, exc.line, exc.field, exc.problem))
+        return None, findings
+    for rule in engine.rules:
+        for name, sel in rule.selections.items():
+            where = f"{rule.id}.selections.{name}"
+            findings.extend(_check_selection(sel, rule.file, sel.line or rule.line, where, time_budget_ms))
+            if sel.within[0] == "match":
+                for term in sel.terms:
+                    if len(term) == 1 and not (sel.not_followed_by or sel.not_preceded_by):
+                        findings.append(
+                            Finding("warning", rule.file, sel.line or rule.line, where,
+                                    f"single-character trigger term {term!r} without context filters")
+                        )
+        if len(rule.must_match) < 2 or len(rule.must_not_match) < 2:
+            findings.append(Finding("error", rule.file, rule.line, f"{rule.id}.tests", "needs >=2 must_match and >=2 must_not_match"))
+    for pack in engine.packs:
+        for name, sel in pack.selections.items():
+            findings.extend(_check_selection(sel, f"{pack.path}/pack.yaml", sel.line, f"selections.{name}", time_budget_ms))
+    return engine, findings
+
+
+def _check_selection(sel: Selection, file: str, line: int, where: str, budget_ms: float) -> list[Finding]:
+    out: list[Finding] = []
+    if sel.regex_source is None:
+        return out
+    src = sel.regex_source
+    if _NESTED.search(src):
+        out.append(Finding("error", file, line, f"{where}.regex", "nested quantifier (catastrophic backtracking risk)"))
+    if _UNBOUNDED_DOT.search(src):
+        out.append(Finding("warning", file, line, f"{where}.regex", "unbounded greedy .* / .+; bound it, e.g. .{0,20}"))
+    worst = 0.0
+    for sample in ADVERSARIAL:
+        t0 = time.perf_counter()
+        try:
+            list(sel.regex.finditer(sample, timeout=max(0.2, budget_ms / 100)))
+        except TimeoutError:
+            out.append(Finding("error", file, line, f"{where}.regex", "timed out on adversarial input"))
+            return out
+        except regex.error as exc:  # pragma: no cover
+            out.append(Finding("error", file, line, f"{where}.regex", str(exc)))
+            return out
+        worst = max(worst, time.perf_counter() - t0)
+    if worst * 1000 > budget_ms:
+        out.append(Finding("warning", file, line, f"{where}.regex",
+                           f"slow on adversarial input ({worst * 1000:.0f} ms on ~4000 chars)"))
+    return out
