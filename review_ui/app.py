@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from pipelines.store import Store
+from pipelines.store import Store, to_cst
 from review_ui import security
 
 HERE = Path(__file__).resolve().parent
@@ -36,6 +36,26 @@ CATEGORY_ZH = {
     "other": "其他",
 }
 PAGE_SIZE = 100
+
+
+CONTEXT_CHARS = 120
+
+
+def marked_context(text: str, start: int | None, end: int | None, match: str) -> tuple[str, str, str]:
+    """Split a field's text into (before, matched, after) around the hit, trimmed to CONTEXT_CHARS each side.
+
+    The template escapes all three parts and wraps the middle in <mark>; crawled
+    text never reaches the page unescaped.
+    """
+    if start is None or end is None or not (0 <= start <= end <= len(text)) or (match and text[start:end] != match):
+        i = text.find(match) if match else -1
+        if i < 0:
+            return "", match, ""
+        start, end = i, i + len(match)
+    before = text[max(0, start - CONTEXT_CHARS):start]
+    after = text[end:end + CONTEXT_CHARS]
+    return ("…" if start > CONTEXT_CHARS else "") + before, text[start:end], after + (
+        "…" if end + CONTEXT_CHARS < len(text) else "")
 
 
 class SecurityHeaders(BaseHTTPMiddleware):
@@ -123,6 +143,27 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
             s.close()
         return with_session(render("queue.html", hits=hits, session=session, state=state), session)
 
+    async def hit_detail(request: Request):
+        session = session_of(request)
+        if session is None:
+            return RedirectResponse("/login", status_code=303)
+        try:
+            hit_id = int(request.path_params["hit_id"])
+        except ValueError:
+            return render("error.html", status=404, session=session, message="没有这条命中记录。")
+        s = store()
+        try:
+            hit = s.get_hit(hit_id)
+            capture = s.get_capture(hit["capture_id"]) if hit else None
+        finally:
+            s.close()
+        if not hit or not capture:
+            return render("error.html", status=404, session=session, message="没有这条命中记录。")
+        before, matched, after = marked_context(capture.get("fields", {}).get(hit["field"] or "", ""),
+                                                hit["span_start"], hit["span_end"], hit["match"] or "")
+        return with_session(render("hit.html", hit=hit, capture=capture, session=session, before=before,
+                                   matched=matched, after=after, captured_cst=to_cst(capture["fetched_at"])), session)
+
     async def home(request: Request):
         return RedirectResponse("/queue", status_code=303)
 
@@ -132,6 +173,7 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
         Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
         Route("/queue", queue),
+        Route("/hit/{hit_id}", hit_detail),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])

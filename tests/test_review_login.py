@@ -116,3 +116,27 @@ def test_hostile_hit_text_is_escaped_in_the_queue(review_server, db_path):
     assert "data-hit-id" in page
     assert "<script>alert(1)</script>" not in page and "onerror=alert(2)>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_hit_detail_marks_the_match_in_its_context_escaped(review_server, db_path):
+    store = Store(db_path)
+    try:
+        run = store.start_run("test", "tester", {})
+        body = "<b onmouseover=alert(3)>好货</b> 本店产品全网最佳，欢迎选购"
+        start = body.index("最佳")
+        store.save_capture(run, {"url": "http://127.0.0.1/y", "final_url": "http://127.0.0.1/y", "status": 200,
+                                 "body": body.encode(), "fetched_at": "2026-11-26T01:00:00Z",
+                                 "fields": {"body": body}, "title": "t", "sector": "ecommerce"},
+                           [{"rule": "ABS-TEST", "pack": "t", "pack_version": "1", "category": "absolute_terms",
+                             "severity": "medium", "confidence": 0.9, "law": "《中华人民共和国广告法》第九条第（三）项",
+                             "legal": [], "message": "广告使用绝对化用语", "field": "body", "start": start,
+                             "end": start + 2, "match": "最佳", "excerpt": body, "extracted": {}, "exceptions": []}])
+        hit_id = max(h["id"] for h in store.iter_hits())
+    finally:
+        store.close()
+    opener = client()
+    login(opener, review_server, "wang", "correct horse battery")
+    page = opener.open(f"{review_server}/hit/{hit_id}").read().decode()
+    assert "全网<mark>最佳</mark>，欢迎选购" in page
+    assert "&lt;b onmouseover=alert(3)&gt;" in page and "<b onmouseover" not in page
+    assert "2026-11-26 09:00:00 +08:00" in page  # capture time shown in China time
