@@ -798,6 +798,9 @@ class Store:
         )
         return int(cur.lastrowid)
 
+    def get_merchant(self, merchant_id: int) -> dict | None:
+        return self._one("SELECT * FROM merchants WHERE id = ?", (merchant_id,))
+
     # The capture chain's payload: what was fixed at capture time, rebuilt from the stored rows,
     # so that changing any of these columns (or a hit's matched text) breaks the chain.
     CHAIN_COLUMNS = (
