@@ -21,13 +21,16 @@ def build_settings(db: str, overrides: dict | None = None, render: bool = False)
             settings.set("FANGXIN_OPERATOR", getpass.getuser(), priority="project")
         except (KeyError, OSError):
             settings.set("FANGXIN_OPERATOR", "unknown", priority="project")
-    if render:
-        settings.set("PLAYWRIGHT_LAUNCH_OPTIONS", launch_options(), priority="cmdline")
-    else:
-        # No page needs the browser: keep Scrapy's own HTTP handlers and start no Chromium.
-        settings.set("DOWNLOAD_HANDLERS", {}, priority="cmdline")
     for key, value in (overrides or {}).items():
         settings.set(key, value, priority="cmdline")
+    # Chromium is needed for rendered pages and for the screenshot of a static page with a hit;
+    # scrapy-playwright launches it only when the first such page comes.
+    if render or settings.get("FANGXIN_SCREENSHOTS", "hits") != "none":
+        settings.set("PLAYWRIGHT_LAUNCH_OPTIONS", launch_options(settings.get("FANGXIN_CHROMIUM")),
+                     priority="cmdline")
+    else:
+        # No page needs the browser: keep Scrapy's own HTTP handlers and start no Playwright.
+        settings.set("DOWNLOAD_HANDLERS", {}, priority="cmdline")
     return settings
 
 
@@ -58,13 +61,32 @@ def plan_settings(plan) -> dict:
         "ROBOTSTXT_OBEY": plan.obey_robots,
         "DOWNLOAD_DELAY": plan.delay,
         "CONCURRENT_REQUESTS_PER_DOMAIN": plan.concurrency,
+        "CONCURRENT_REQUESTS": max(16, plan.concurrency * max(1, len(plan.allowed_domains))),
         "DEPTH_LIMIT": plan.max_depth,
-        "AUTOTHROTTLE_ENABLED": plan.delay > 0,
+        "AUTOTHROTTLE_ENABLED": plan.autothrottle,
+        "AUTOTHROTTLE_START_DELAY": max(plan.delay, 0.1),
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(plan.concurrency),
+        "FANGXIN_CONTEXT_PAGES": plan.context_pages,
+        "FANGXIN_BROWSER_RESTART_PAGES": plan.restart_after,
+        "FANGXIN_WAIT_UNTIL": plan.wait_until,
+        "FANGXIN_SCREENSHOTS": plan.screenshots,
+        "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": plan.browser_pages,
+        # The crash-safe frontier: a crawl killed and started again resumes (crawlers/frontier.py).
+        "SCHEDULER": "crawlers.frontier.SqliteScheduler",
     }
     if plan.user_agent:
         out["USER_AGENT"] = plan.user_agent
     if plan.allow_private:
-        out["FANGXIN_ALLOW_PRIVATE_HOSTS"] = list(plan.allowed_domains)
+        out["FANGXIN_ALLOW_PRIVATE_HOSTS"] = sorted({d.split(":")[0] for d in plan.allowed_domains})
+    if plan.max_bytes:
+        out["FANGXIN_MAX_BODY_BYTES"] = plan.max_bytes
+    if plan.timeout:
+        out["DOWNLOAD_TIMEOUT"] = plan.timeout
+        out["PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT"] = int(plan.timeout * 1000)
+    if plan.max_redirects is not None:
+        out["REDIRECT_MAX_TIMES"] = plan.max_redirects
+    if not plan.obey_robots:
+        out["FANGXIN_ROBOTS_OVERRIDDEN"] = True  # recorded with the run's settings
     return out
 
 

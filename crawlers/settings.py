@@ -58,6 +58,9 @@ SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 # unless allowed (FANGXIN_ALLOW_PRIVATE_HOSTS lists hosts, e.g. the sandbox).
 DOWNLOADER_MIDDLEWARES = {
     "crawlers.middlewares.PrivateAddressGuard": 50,
+    # After RetryMiddleware (550) so it sees every response: adds scrapy-playwright's meta to
+    # requests marked `fangxin_render` and recycles browser contexts (see Rendering below).
+    "crawlers.middlewares.BrowserPages": 950,
 }
 FANGXIN_ALLOW_PRIVATE_HOSTS: list[str] = []
 
@@ -65,6 +68,7 @@ FANGXIN_ALLOW_PRIVATE_HOSTS: list[str] = []
 ITEM_PIPELINES = {
     "pipelines.extract.ExtractPipeline": 100,  # document fields, prices, merchant
     "pipelines.flag.FlagPipeline": 200,  # rule engine
+    "crawlers.pipelines.HitScreenshot": 250,  # full-page screenshot of pages with a hit
     "pipelines.evidence.EvidencePipeline": 300,  # WARC records, hash chain
     "pipelines.save.SavePipeline": 400,  # SQLite store, one transaction per capture
 }
@@ -78,6 +82,8 @@ FANGXIN_WARC_MAX_BYTES = 256 * 1024 * 1024  # WARC file rotation size
 FANGXIN_TSA_URL = ""  # RFC 3161 time-stamp authority; empty: none
 FANGXIN_RULE_PACKS: list[str] = []  # pack folders; empty: all under rules/packs/
 FANGXIN_PROGRESS = True  # print a live progress line to stderr
+# The crash-safe frontier of plan crawls (crawlers.frontier); empty: frontier/<plan>.sqlite beside the database.
+FANGXIN_FRONTIER = ""
 
 # --- Rendering (scrapy-playwright) ---------------------------------------------
 # Only requests with meta["playwright"] = True go to the browser.
@@ -90,6 +96,13 @@ PLAYWRIGHT_BROWSER_TYPE = "chromium"
 PLAYWRIGHT_MAX_CONTEXTS = 2
 PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
 PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 30_000
+# Playwright keeps every request of a context until it closes (playwright#6319): a fresh context
+# after this many rendered pages, a fresh Chromium after FANGXIN_BROWSER_RESTART_PAGES.
+FANGXIN_CONTEXT_PAGES = 100
+FANGXIN_BROWSER_RESTART_PAGES = 500
+FANGXIN_WAIT_UNTIL = "networkidle"  # load | domcontentloaded | networkidle
+# Full-page screenshots: "hits" (pages with a hit; static ones are rendered for it), "all", "none".
+FANGXIN_SCREENSHOTS = "hits"
 
 # --- Logging and misc ----------------------------------------------------------
 LOG_LEVEL = "WARNING"

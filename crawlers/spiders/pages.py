@@ -30,7 +30,7 @@ class PagesSpider(scrapy.Spider):
 
     async def start(self):
         for url in self.urls:
-            meta = playwright_meta() if self.render else {}
+            meta = {"fangxin_render": True} if self.render else {}
             yield scrapy.Request(url, callback=self.parse, errback=self.failed, meta=meta, dont_filter=True)
 
     def parse(self, response):

@@ -1,0 +1,78 @@
+"""Crawl-side item pipeline: the full-page screenshot of every page with a hit.
+
+HitScreenshot runs after the rule engine (flag, 200) and before the evidence
+writer (300). FANGXIN_SCREENSHOTS says which pages keep a screenshot:
+
+    hits  (default) pages with at least one hit. A page fetched by plain HTTP
+          that has a hit is rendered once more in Chromium for its screenshot;
+          rendered pages without a hit drop the screenshot they took.
+    all   every rendered page keeps its screenshot; static pages with a hit are
+          rendered for one.
+    none  no screenshots.
+
+A page whose content is unchanged since its latest stored capture (same body
+hash) is recorded by the store as seen again, so it is not rendered again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import scrapy
+
+logger = logging.getLogger(__name__)
+
+
+class HitScreenshot:
+    def __init__(self, crawler):
+        self.crawler = crawler
+        self.mode = crawler.settings.get("FANGXIN_SCREENSHOTS", "hits")
+        self.db = crawler.settings.get("FANGXIN_DB")
+        self.store = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def _unchanged(self, item) -> bool:
+        if not self.db:
+            return False
+        try:
+            if self.store is None:
+                from pipelines.store import Store
+
+                self.store = Store(self.db)
+            latest = self.store.latest_capture(item.get("url"))
+        except Exception as exc:  # the store belongs to the save pipeline; never fail the page here
+            logger.debug("store lookup failed: %s", exc)
+            return False
+        return bool(latest) and latest.get("body_sha256") == item.get("body_sha256") \
+            and latest.get("status") == item.get("status")
+
+    async def process_item(self, item, spider=None):
+        if self.mode == "none":
+            item["screenshot"] = None
+            return item
+        hits = item.get("hits") or []
+        if not hits:
+            if self.mode == "hits":
+                item["screenshot"] = None
+            return item
+        if item.get("screenshot") or item.get("error"):
+            return item
+        if self._unchanged(item):
+            self.crawler.stats.inc_value("fangxin/seen_unchanged")
+            return item
+        url = item.get("final_url") or item.get("url")
+        request = scrapy.Request(url, meta={"fangxin_render": True, "dont_obey_robotstxt": False}, dont_filter=True)
+        try:
+            response = await self.crawler.engine.download_async(request)
+        except Exception as exc:
+            self.crawler.stats.inc_value("fangxin/screenshot_failed")
+            logger.warning("截图失败 screenshot of %s failed: %s", url, exc)
+            return item
+        for method in response.meta.get("playwright_page_methods", []) or request.meta.get("playwright_page_methods", []):
+            if getattr(method, "method", None) == "screenshot" and isinstance(getattr(method, "result", None), bytes):
+                item["screenshot"] = method.result
+                self.crawler.stats.inc_value("fangxin/screenshots_for_hits")
+        return item
