@@ -69,6 +69,7 @@ class SecurityHeaders(BaseHTTPMiddleware):
 def create_app(db_path: str, secret: str | None = None) -> Starlette:
     templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
     templates.globals.update(SEVERITY_ZH=SEVERITY_ZH, STATE_ZH=STATE_ZH, CATEGORY_ZH=CATEGORY_ZH)
+    templates.filters["cst"] = to_cst
     signer = URLSafeTimedSerializer(secret or security.new_token(), salt="fangxin-session")
 
     def store() -> Store:
