@@ -56,8 +56,8 @@ class FakeFlag:
 CRAWL = """
 import json, sys
 from crawlers.run import run_urls
-urls, db, tsa = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
-stats = run_urls(urls, db=db, overrides={
+urls, db, tsa, render = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4] == "1"
+stats = run_urls(urls, db=db, render=render, overrides={
     "FANGXIN_PROGRESS": False, "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "FANGXIN_OPERATOR": "检查员甲",
     "FANGXIN_TSA_URL": tsa,
     "ITEM_PIPELINES": {"pipelines.extract.ExtractPipeline": 100, "tests.test_evidence.FakeFlag": 200,
@@ -66,9 +66,9 @@ print(json.dumps({k: v for k, v in stats.items() if k.startswith("fangxin/") or 
 """
 
 
-def crawl(urls: list[str], db: str, tsa_url: str = "") -> dict:
+def crawl(urls: list[str], db: str, tsa_url: str = "", render: bool = False) -> dict:
     proc = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", CRAWL, json.dumps(urls), db, tsa_url],
+        [sys.executable, "-c", CRAWL, json.dumps(urls), db, tsa_url, "1" if render else "0"],
         cwd=ROOT, capture_output=True, text=True, timeout=180, env=dict(os.environ, PYTHONPATH=str(ROOT)),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -380,4 +380,37 @@ def test_lead_bundle_with_pdf_report(crawled, tmp_path):
     assert store.verify_audit().ok
     actions = [r["action"] for r in store.db["audit_log"].rows_where(order_by="id")]
     assert actions[-2:] == ["lead.create", "evidence.export"]
+    store.close()
+
+
+@pytest.mark.browser
+def test_rendered_page_keeps_dom_and_screenshot_as_resources(sandbox_url, tmp_path):
+    from crawlers.browser import BrowserNotFound, chromium_path
+
+    try:
+        chromium_path()
+    except BrowserNotFound:
+        pytest.skip("no Chromium")
+    db = str(tmp_path / "r.db")
+    stats = crawl([sandbox_url + PAGES[1]], db, render=True)
+    assert stats["fangxin/captures_stored"] == 1
+    (warc,) = (tmp_path / "warc").glob("*.warc.gz")
+    check = subprocess.run([str(Path(sys.executable).with_name("warcio")), "check", str(warc)], timeout=60)  # noqa: S603
+    assert check.returncode == 0
+    resources = {}
+    with open(warc, "rb") as fh:
+        for rec in ArchiveIterator(fh):
+            if rec.rec_type == "resource":
+                resources[rec.rec_headers.get_header("WARC-Target-URI").split(":")[1]] = (
+                    rec.rec_headers.get_header("Content-Type"),
+                    rec.content_stream().read(),
+                )
+    assert resources["screenshot"][0] == "image/png" and resources["screenshot"][1].startswith(b"\x89PNG")
+    assert resources["dom"][0].startswith("text/html") and "少儿英语" in resources["dom"][1].decode()
+    store = Store(db)
+    cap = store.get_capture(1)
+    assert (
+        cap["render"] == "browser"
+        and cap["screenshot_sha256"] == hashlib.sha256(resources["screenshot"][1]).hexdigest()
+    )
     store.close()
