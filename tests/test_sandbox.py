@@ -442,3 +442,30 @@ def test_mall_has_2000_distinct_reachable_pages(base: str) -> None:
         assert (n % 10 == 0) == bool(mall.expected_violations(n))
     assert len(bodies) == 10
     assert get(base + "/mall/p/2001.html")[0] == 404 or mall.page_count() > 2000
+
+
+# ---------------------------------------------------------------------------------------------- in a browser
+
+CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium-headless-shell", "/usr/bin/chromium") if Path(p).exists()), None)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's Chromium")
+def test_script_page_and_live_room_render_in_a_browser(base: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.goto(base + "/js/app.html")
+            assert "能治疗痛风、降血压" in page.inner_text("body")
+            page.goto(base + "/live/room/1001?speed=20")
+            page.wait_for_function("document.querySelectorAll('.chat-msg').length >= 8", timeout=5000)
+            assert "全网最低价" in page.inner_text(".room-title")
+            assert page.inner_text(".pinned")
+            cards = page.query_selector_all(".product-card")
+            assert [c.get_attribute("data-sku") for c in cards] == ["A01", "A02"]
+            assert "已售10万件" in cards[0].inner_text()
+        finally:
+            browser.close()
