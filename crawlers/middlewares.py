@@ -112,7 +112,8 @@ class BrowserPages:
             await self.gate.wait()
         methods = [PageMethod("wait_for_load_state", self.wait_until)]
         if self.screenshots != "none" and request.meta.get("fangxin_screenshot", True):
-            methods.append(PageMethod("screenshot", full_page=True, type="png"))
+            full = request.meta.get("fangxin_full_page", True)
+            methods.append(PageMethod("screenshot", full_page=full, type="png"))
         name = self.context_name()
         request.meta["playwright"] = True
         request.meta["playwright_context"] = name

@@ -64,12 +64,17 @@ class HitScreenshot:
             self.crawler.stats.inc_value("fangxin/seen_unchanged")
             return item
         url = item.get("final_url") or item.get("url")
-        request = scrapy.Request(url, meta={"fangxin_render": True, "dont_obey_robotstxt": False}, dont_filter=True)
-        try:
-            response = await self.crawler.engine.download_async(request)
-        except Exception as exc:
+        for full_page in (True, False):  # a page too tall for one image gets its first screen
+            request = scrapy.Request(url, meta={"fangxin_render": True, "fangxin_full_page": full_page},
+                                     dont_filter=True)
+            try:
+                response = await self.crawler.engine.download_async(request)
+                break
+            except Exception as exc:
+                error = exc
+        else:
             self.crawler.stats.inc_value("fangxin/screenshot_failed")
-            logger.warning("截图失败 screenshot of %s failed: %s", url, exc)
+            logger.warning("截图失败 screenshot of %s failed: %s", url, error)
             return item
         for method in response.meta.get("playwright_page_methods", []) or request.meta.get("playwright_page_methods", []):
             if getattr(method, "method", None) == "screenshot" and isinstance(getattr(method, "result", None), bytes):
