@@ -48,7 +48,7 @@ class StaticPages:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.cache: dict[str, tuple[bytes, str] | None] = {}
+        self.cache: dict[str, tuple[bytes, str]] = {}
         self.lock = threading.Lock()
 
     def resolve(self, url_path: str) -> Path | None:
@@ -69,18 +69,17 @@ class StaticPages:
             if url_path in self.cache:
                 return self.cache[url_path]
         found = self.resolve(url_path)
-        entry: tuple[bytes, str] | None = None
-        if found is not None:
-            data = found.read_bytes()
-            if url_path in ENCODED_PAGES:
-                codec, ctype = ENCODED_PAGES[url_path]
-                data = data.decode("utf-8").encode(codec)
-            else:
-                ctype = CONTENT_TYPES.get(found.suffix, "application/octet-stream")
-            entry = (data, ctype)
+        if found is None:
+            return None  # misses are not cached: arbitrary URLs must not grow memory
+        data = found.read_bytes()
+        if url_path in ENCODED_PAGES:
+            codec, ctype = ENCODED_PAGES[url_path]
+            data = data.decode("utf-8").encode(codec)
+        else:
+            ctype = CONTENT_TYPES.get(found.suffix, "application/octet-stream")
         with self.lock:
-            self.cache[url_path] = entry
-        return entry
+            self.cache[url_path] = (data, ctype)
+        return data, ctype
 
 
 def not_found() -> Response:

@@ -188,7 +188,7 @@ class ShopSite:
             trim_blocks=True,
         )
         self.env.globals.update(money=money, categories=self.categories, sellers=self.sellers)
-        self.cache: dict[tuple[Any, ...], str | None] = {}
+        self.cache: dict[tuple[Any, ...], str] = {}
         self.lock = threading.Lock()
 
     def _cached(self, key: tuple[Any, ...], build: Any) -> str | None:
@@ -196,8 +196,9 @@ class ShopSite:
             if key in self.cache:
                 return self.cache[key]
         html = build()
-        with self.lock:
-            self.cache[key] = html
+        if html is not None:  # misses are not cached: arbitrary URLs must not grow memory
+            with self.lock:
+                self.cache[key] = html
         return html
 
     def category(self, cid: str) -> dict[str, str] | None:
