@@ -295,6 +295,14 @@ def test_big_page(base: str) -> None:
     assert text.index("全网最低价") < 1000 and text.rindex("售出概不退换") > len(text) - 200
 
 
+def test_static_pages_support_conditional_requests(base: str) -> None:
+    _, headers, _ = get(base + "/edu/")
+    req = urllib.request.Request(base + "/edu/", headers={"If-None-Match": headers["etag"]})
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(req, timeout=5)
+    assert info.value.code == 304
+
+
 def test_redirects(base: str) -> None:
     for path, target in (("/shop", "/shop/"), ("/shop/index.html", "/shop/"), ("/edu", "/edu/"), ("/mall", "/mall/")):
         conn = http.client.HTTPConnection(urlsplit(base).netloc, timeout=5)

@@ -8,6 +8,7 @@ Public API:
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import socket
 import sys
@@ -104,7 +105,10 @@ def create_app() -> Starlette:
         if entry is None:
             return not_found()
         body, ctype = entry
-        return Response(body, media_type=None, headers={"Content-Type": ctype})
+        etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers={"ETag": etag})
+        return Response(body, media_type=None, headers={"Content-Type": ctype, "ETag": etag})
 
     async def dynamic(request: Request, render: Callable[..., str | None], **kwargs: object) -> Response:
         html = render(**kwargs)
