@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import getpass
+import os
+from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from scrapy.crawler import CrawlerProcess
@@ -47,7 +51,7 @@ def run_urls(urls: list[str], db: str, render: bool = False, overrides: dict | N
     allowed = list(overrides.get("FANGXIN_ALLOW_PRIVATE_HOSTS", [])) + url_hosts(urls)
     overrides["FANGXIN_ALLOW_PRIVATE_HOSTS"] = allowed
     settings = build_settings(db, overrides, render=render)
-    process = CrawlerProcess(settings, install_root_handler=True)
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler(PagesSpider)
     process.crawl(crawler, urls=urls, render=render, plan=settings.get("FANGXIN_PLAN"))
     process.start()
@@ -90,14 +94,40 @@ def plan_settings(plan) -> dict:
     return out
 
 
+class PlanBusy(RuntimeError):
+    """The plan is being crawled by another process right now."""
+
+
+@contextmanager
+def plan_lock(db: str, name: str):
+    """Hold an exclusive lock for plan `name` against database `db` (released when the process dies)."""
+    path = Path(db).resolve().parent / "frontier" / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PlanBusy(f"计划 {name} 正在运行 plan {name} is already running ({path})") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        yield
+    finally:
+        os.close(fd)
+
+
 def run_plan(plan, db: str, overrides: dict | None = None) -> dict:
-    """Run one plan now through the full pipeline; return the crawl's stats."""
+    """Run one plan now through the full pipeline; return the crawl's stats.
+
+    A crawl of the same plan and database killed earlier resumes from its frontier;
+    raises PlanBusy when the plan is running in another process."""
     from crawlers.spiders.plan import PlanSpider
 
     merged = plan_settings(plan) | dict(overrides or {})
     settings = build_settings(db, merged, render=plan.render in ("browser", "auto"))
-    process = CrawlerProcess(settings, install_root_handler=True)
-    crawler = process.create_crawler(PlanSpider)
-    process.crawl(crawler, plan=plan)
-    process.start()
+    with plan_lock(db, plan.name):
+        process = CrawlerProcess(settings)
+        crawler = process.create_crawler(PlanSpider)
+        process.crawl(crawler, plan=plan)
+        process.start()
     return dict(crawler.stats.get_stats())

@@ -59,13 +59,16 @@ def crawl(plan: str | None, urls: tuple[str, ...], render: bool, sets: tuple[str
     ensure_parent(db)
     if plan:
         from crawlers.plans import PlanError, load_plan
-        from crawlers.run import run_plan
+        from crawlers.run import PlanBusy, run_plan
 
         try:
             loaded = load_plan(plan)
         except PlanError as exc:
             fail(str(exc), 2)
-        stats = run_plan(loaded, db, overrides)
+        try:
+            stats = run_plan(loaded, db, overrides)
+        except PlanBusy as exc:
+            fail(str(exc), 3)
     else:
         for u in urls:
             if not u.startswith(("http://", "https://")):
@@ -80,10 +83,43 @@ def crawl(plan: str | None, urls: tuple[str, ...], render: bool, sets: tuple[str
 
 @click.command()
 @click.argument("plans", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("-s", "--set", "sets", multiple=True, metavar="NAME=VALUE",
+              help="Setting override passed to every crawl (repeatable).")
+@click.option("--duration", type=float, default=None, metavar="SECONDS",
+              help="Stop after this many seconds (default: run until Ctrl-C).")
+@click.option("--max-runs", type=int, default=None, help="Stop after starting this many runs in all.")
 @db_option
-def schedule(plans: tuple[str, ...], db: str) -> None:
-    """Run PLAN.yaml files on their cron schedules, in the foreground (not available yet: crawl issue)."""
-    not_yet("schedule", "crawl issue")
+def schedule(plans: tuple[str, ...], sets: tuple[str, ...], duration: float | None, max_runs: int | None,
+             db: str) -> None:
+    """Run PLAN.yaml files on their cron schedules, in the foreground.
+
+    \b
+    Each plan needs a `schedule:` cron expression (5 fields, or 6 with seconds
+    last), read in the machine's local time. Each run is a `fangxin crawl`
+    process recorded in crawl_runs (start, end, status, pages, hits, errors).
+    A plan whose previous run is still going is not started again: that time
+    is recorded as a `skipped` run. Ctrl-C stops the scheduler; running crawls
+    stop cleanly and resume at their next run.
+    """
+    from crawlers.plans import PlanError, load_plan
+    from crawlers.scheduler import Scheduler
+    from fangxin.paths import ensure_parent
+
+    loaded = []
+    for path in plans:
+        try:
+            plan = load_plan(path)
+        except PlanError as exc:
+            fail(str(exc), 2)
+        if not plan.schedule:
+            fail(f"{path}: schedule: the plan has no cron schedule (计划缺少 schedule)", 2)
+        loaded.append((path, plan))
+    names = [p.name for _, p in loaded]
+    if len(set(names)) != len(names):
+        fail("two plans have the same name; names must differ (计划名称重复)", 2)
+    ensure_parent(db)
+    extra = [arg for pair in sets for arg in ("-s", pair)]
+    Scheduler(loaded, db, extra).run(duration=duration, max_runs=max_runs)
 
 
 @click.command()
