@@ -318,9 +318,24 @@ class _Check:
         if kind == "overlap":
             return self._overlaps(sel, f, s, e)
         lo, hi = self.window(f, sel.within, s, e)
+        if kind.endswith("before"):
+            # a cue may run into the claim (不承诺 before 承诺录取): look a little past the start,
+            # but only accept matches that begin before it
+            return self._starts_in(sel, f, lo, s, min(e, s + 6))
         if hi <= lo:
             return False
         return self._any_in(sel, f, lo, hi)
+
+    def _starts_in(self, sel: Selection, f: _Field, lo: int, s: int, hi: int) -> bool:
+        if s <= lo:
+            return False
+        for rx in (sel.context_re, sel.regex):
+            if rx is None:
+                continue
+            for m in self._finditer(rx, f.text, lo, hi, overlapped=True):
+                if m.start() < s:
+                    return True
+        return False
 
     def _overlaps(self, sel: Selection, f: _Field, s: int, e: int) -> bool:
         lo, hi = max(0, s - OVERLAP_PAD), min(len(f.text), e + OVERLAP_PAD)
