@@ -60,7 +60,8 @@ class Progress:
 
     def figures(self) -> dict:
         stats = self.crawler.stats
-        pages = stats.get_value("fangxin/captures_stored", 0) or 0
+        # Stored captures; a distributed worker counts the captures it pushed to Redis.
+        pages = (stats.get_value("fangxin/captures_stored", 0) or 0) + (stats.get_value("fangxin/items_pushed", 0) or 0)
         elapsed = max(time.monotonic() - self.started, 1e-6)
         return {
             "pages": pages,

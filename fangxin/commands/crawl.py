@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
 
-from fangxin.commands.common import db_option, fail, not_yet
+from fangxin.commands.common import db_option, fail
 
 
 def parse_setting(values: tuple[str, ...]) -> dict:
@@ -40,13 +41,22 @@ def check_packs(packs) -> None:
 @click.option("--render", is_flag=True, help="Render --url pages in Chromium (scrapy-playwright) with a full-page screenshot.")
 @click.option("-s", "--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="Override a Scrapy or FANGXIN_ setting for this crawl (repeatable), e.g. -s DOWNLOAD_DELAY=0.")
+@click.option("--redis", "redis_url", default=None, metavar="URL",
+              help="Distributed mode: run as a worker sharing the frontier on this Redis server "
+                   "(redis://HOST:6379/0); captures go to Redis for `fangxin ingest`.")
+@click.option("--crawl-id", default=None,
+              help="Distributed mode: workers with the same id share one crawl (default: PLAN-YYYYMMDD).")
 @db_option
-def crawl(plan: str | None, urls: tuple[str, ...], render: bool, sets: tuple[str, ...], db: str) -> None:
+def crawl(plan: str | None, urls: tuple[str, ...], render: bool, sets: tuple[str, ...], redis_url: str | None,
+          crawl_id: str | None, db: str) -> None:
     """Run a crawl plan now, or fetch the given --url pages once each.
 
     \b
     Prints a live progress line (pages, pages/s, hits, errors) on stderr and a
-    summary at the end. Exit status 0 when the crawl finished, 1 otherwise.
+    summary at the end. Exit status 0 when the crawl finished, 1 otherwise,
+    2 for a bad plan or option, 3 when the plan is already running.
+    A plan crawl killed or stopped before its end resumes when started again.
+    With --redis the crawl is one worker of a distributed crawl (see crawlers/README.md).
     """
     from fangxin.paths import ensure_parent
 
@@ -65,11 +75,17 @@ def crawl(plan: str | None, urls: tuple[str, ...], render: bool, sets: tuple[str
             loaded = load_plan(plan)
         except PlanError as exc:
             fail(str(exc), 2)
+        if redis_url:
+            from crawlers.distributed import default_crawl_id, worker_settings
+
+            overrides = worker_settings(redis_url, crawl_id or default_crawl_id(loaded.name)) | overrides
         try:
             stats = run_plan(loaded, db, overrides)
         except PlanBusy as exc:
             fail(str(exc), 3)
     else:
+        if redis_url:
+            fail("--redis works with a PLAN.yaml, not with --url", 2)
         for u in urls:
             if not u.startswith(("http://", "https://")):
                 fail(f"--url {u}: only http:// and https:// URLs can be crawled", 2)
@@ -123,7 +139,29 @@ def schedule(plans: tuple[str, ...], sets: tuple[str, ...], duration: float | No
 
 
 @click.command()
+@click.option("--redis", "redis_url", default=lambda: os.environ.get("FANGXIN_REDIS", "redis://127.0.0.1:6379/0"),
+              show_default="$FANGXIN_REDIS or redis://127.0.0.1:6379/0", metavar="URL", help="The Redis server.")
+@click.option("--key", default="fangxin:items", show_default=True, help="The Redis list the workers push to.")
+@click.option("--idle-exit", type=float, default=None, metavar="SECONDS",
+              help="Stop once the list stayed empty this long (default: run until Ctrl-C).")
 @db_option
-def ingest(db: str) -> None:
-    """Distributed mode: drain crawled items from Redis into the store (not available yet: crawl issue)."""
-    not_yet("ingest", "crawl issue")
+def ingest(redis_url: str, key: str, idle_exit: float | None, db: str) -> None:
+    """Distributed mode: drain crawled items from Redis into the store, the single writer.
+
+    \b
+    Workers (`fangxin crawl PLAN.yaml --redis URL`) push their captures to a
+    Redis list; this command writes them to the SQLite store with their WARC
+    evidence and hits, one crawl_runs row per plan. An item is removed from
+    Redis only once stored; items a killed ingest left behind are stored at
+    the next start.
+    """
+    from crawlers.distributed import ingest as drain
+    from fangxin.paths import ensure_parent
+
+    ensure_parent(db)
+    try:
+        counts = drain(redis_url, db, key, idle_exit, echo=lambda m: click.echo(m, err=True))
+    except Exception as exc:  # redis.ConnectionError and friends: one line, not a traceback
+        fail(f"ingest from {redis_url}: {type(exc).__name__}: {exc}")
+    click.echo(f"入库 ingested {counts['items']} items: {counts['stored']} new captures, "
+               f"{counts['seen']} unchanged", err=True)
