@@ -364,11 +364,21 @@ CREATE INDEX leads_state ON leads(state, due_at);
 CREATE INDEX audit_object ON audit_log(object_type, object_id);
 """
 
+M5_TRIAGE_UNDO = """
+ALTER TABLE decisions ADD COLUMN batch_id INTEGER;
+ALTER TABLE decisions ADD COLUMN undo_of INTEGER REFERENCES decisions(id);
+ALTER TABLE decisions ADD COLUMN undone_at TEXT;
+ALTER TABLE decisions ADD COLUMN lead_id INTEGER REFERENCES leads(id);
+CREATE INDEX decisions_actor ON decisions(actor, id);
+CREATE INDEX leads_merchant ON leads(merchant_id, state);
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables", M1_CORE),
     (2, "full-text search over captures (FTS5, trigram)", M2_FTS),
     (3, "recrawl observations, run chain heads, RFC 3161 timestamps", M3_RECRAWL_TIMESTAMPS),
     (4, "review queue indexes", M4_QUEUE_INDEXES),
+    (5, "triage decisions: batches, undo, lead links", M5_TRIAGE_UNDO),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -1118,3 +1128,279 @@ class Store:
             return None
         p = Path(warc_file)
         return p if p.is_absolute() else Path(self.path).resolve().parent / p
+
+    # ----------------------------------------------------------------- review queue and triage
+
+    OPEN_HIT_STATES = ("new", "triaged")
+    OPEN_LEAD_STATES = ("registered", "verifying")
+    SEVERITY_RANK_SQL = "CASE h.severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 WHEN 'low' THEN 2 ELSE 3 END"
+
+    def queue_groups(
+        self, *, states: tuple[str, ...] | list[str] | None = OPEN_HIT_STATES, category: str | None = None,
+        severity: str | None = None, sector: str | None = None, site: str | None = None,
+        merchant_id: int | None = None, since: str | None = None, until: str | None = None,
+        assignee: str | None = None, limit: int = 100, offset: int = 0,
+    ) -> list[dict]:  # fmt: skip
+        """The review queue: one row per (fingerprint, state) group of hits matching the filters.
+
+        A claim seen on many pages or crawls is one row: the representative hit (the
+        group's first) with `hit_count`, `page_count` and `hit_ids`. Ordered by
+        severity, due date, then confidence (highest first). `since`/`until` are
+        dates or times (naive = China time) on the capture time; `until` is
+        inclusive of a whole day when it is a bare date. `site` is a host name and
+        matches its subdomains too. Every value is a bound parameter.
+        """
+        where: list[str] = []
+        params: list[Any] = []
+        if states:
+            where.append("h.state IN (" + ", ".join("?" for _ in states) + ")")
+            params.extend(states)
+        for column, value in (("h.category", category), ("h.severity", severity), ("c.sector", sector),
+                              ("h.merchant_id", merchant_id), ("h.assignee", assignee)):  # fmt: skip
+            if value is not None and value != "":
+                where.append(f"{column} = ?")
+                params.append(value)
+        if since:
+            where.append("h.captured_at >= ?")
+            params.append(normalize_time(since))
+        if until:
+            end = parse_time(until)
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", until.strip()):
+                end += dt.timedelta(days=1)
+                where.append("h.captured_at < ?")
+            else:
+                where.append("h.captured_at <= ?")
+            params.append(format_utc(end))
+        if site:
+            host = site.strip().lower()
+            self.conn.create_function("fx_host", 1, _domain, deterministic=True)
+            where.append("(fx_host(c.url) = ? OR fx_host(c.url) LIKE ? ESCAPE '\\')")
+            escaped = host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params.extend([host, "%." + escaped])
+        sql = (
+            "SELECT MIN(h.id) AS id, h.fingerprint, h.state, COUNT(*) AS hit_count, "  # noqa: S608
+            "COUNT(DISTINCT c.url) AS page_count, group_concat(h.id) AS ids, "
+            f"MIN({self.SEVERITY_RANK_SQL}) AS sev_rank, MIN(h.due_at) AS due_at, MAX(h.confidence) AS confidence "
+            "FROM hits h JOIN captures c ON c.id = h.capture_id"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " GROUP BY h.fingerprint, h.state"
+            " ORDER BY sev_rank, due_at IS NULL, due_at, confidence DESC, id LIMIT ? OFFSET ?"
+        )  # fmt: skip
+        groups = self._all(sql, [*params, int(limit), int(offset)])
+        if not groups:
+            return []
+        ids = [g["id"] for g in groups]
+        marks = ", ".join("?" for _ in ids)
+        details = {
+            r["id"]: r
+            for r in self._all(
+                "SELECT h.id, h.rule, h.category, h.severity, h.confidence, h.law, h.field, "  # noqa: S608
+                "h.match, h.excerpt, h.assignee, h.captured_at, h.merchant_id, c.url, c.sector, m.name AS merchant_name "
+                "FROM hits h JOIN captures c ON c.id = h.capture_id LEFT JOIN merchants m ON m.id = h.merchant_id "
+                f"WHERE h.id IN ({marks})",
+                ids,
+            )
+        }
+        out = []
+        for g in groups:
+            row = dict(details[g["id"]])
+            row.update(fingerprint=g["fingerprint"], state=g["state"], hit_count=g["hit_count"],
+                       page_count=g["page_count"], due_at=g["due_at"],
+                       hit_ids=sorted(int(i) for i in str(g["ids"]).split(",")))  # fmt: skip
+            out.append(row)
+        return out
+
+    def queue_sectors(self) -> list[str]:
+        return [r["sector"] for r in self._all(
+            "SELECT DISTINCT sector FROM captures WHERE sector IS NOT NULL AND sector != '' ORDER BY sector")]
+
+    def decide_hits(
+        self, hit_id: int, state: str, actor: str, *, user_id: int | None = None, note: str | None = None,
+        assignee: str | None = None, lead_title: str | None = None, group: bool = True,
+    ) -> dict:  # fmt: skip
+        """A reviewer's verdict on a hit and (with `group`) every hit of the same fingerprint in the same state.
+
+        One transaction: the hits' new state (and `assignee` if given), one decisions
+        row per hit sharing a `batch_id`, one audit row per hit. With `lead_title`
+        (a confirmation), the hits join the merchant's open lead (线索), or a new one
+        is registered with a 15-working-day verification deadline. Returns
+        {"batch_id", "hit_ids", "lead_id", "lead_created", "previous_state"}.
+        """
+        if state not in HIT_STATES:
+            raise StoreError(f"unknown hit state {state!r} (one of {', '.join(HIT_STATES)}) / 未知状态")
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT h.state, h.fingerprint, h.merchant_id, c.url FROM hits h JOIN captures c ON c.id = h.capture_id "
+                "WHERE h.id = ?", (hit_id,),
+            ).fetchone()  # fmt: skip
+            if row is None:
+                raise StoreError(f"no hit {hit_id} / 命中记录 {hit_id} 不存在")
+            previous, fingerprint, merchant_id, url = row
+            if group:
+                ids = [r[0] for r in conn.execute(
+                    "SELECT id FROM hits WHERE fingerprint = ? AND state = ? ORDER BY id", (fingerprint, previous))]
+            else:
+                ids = [hit_id]
+            now = utc_now()
+            lead_id, lead_created = None, False
+            if lead_title is not None:
+                lead_id = self._open_lead_for(conn, merchant_id, _domain(url))
+                if lead_id is None:
+                    due = add_working_days(dt.datetime.now(CST).date(), VERIFY_WORKING_DAYS).isoformat()
+                    cur = conn.execute(
+                        "INSERT INTO leads(title, merchant_id, source, state, created_by, due_at, created_at, "
+                        "updated_at) VALUES (?, ?, 'monitoring', 'registered', ?, ?, ?, ?)",
+                        (lead_title, merchant_id, actor, due, now, now),
+                    )
+                    lead_id, lead_created = int(cur.lastrowid), True
+                    self._append_audit(conn, actor, "lead.create", "lead", lead_id,
+                                       {"title": lead_title, "hits": ids, "due_at": due})  # fmt: skip
+                else:
+                    conn.execute("UPDATE leads SET updated_at = ? WHERE id = ?", (now, lead_id))
+                    self._append_audit(conn, actor, "lead.extend", "lead", lead_id, {"hits": ids})
+            batch_id = None
+            for hid in ids:
+                if assignee is not None:
+                    conn.execute("UPDATE hits SET state = ?, assignee = ?, updated_at = ? WHERE id = ?",
+                                 (state, assignee, now, hid))  # fmt: skip
+                else:
+                    conn.execute("UPDATE hits SET state = ?, updated_at = ? WHERE id = ?", (state, now, hid))
+                cur = conn.execute(
+                    "INSERT INTO decisions(hit_id, user_id, actor, verdict, previous_state, note, created_at, batch_id, "
+                    "lead_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (hid, user_id, actor, state, previous, note, now, batch_id, lead_id),
+                )
+                if batch_id is None:
+                    batch_id = int(cur.lastrowid)
+                    conn.execute("UPDATE decisions SET batch_id = ? WHERE id = ?", (batch_id, batch_id))
+                if lead_id is not None:
+                    conn.execute("INSERT OR IGNORE INTO lead_hits(lead_id, hit_id) VALUES (?, ?)", (lead_id, hid))
+                detail = {"from": previous, "to": state, "note": note, "batch": batch_id}
+                if assignee is not None:
+                    detail["assignee"] = assignee
+                if lead_id is not None:
+                    detail["lead"] = lead_id
+                self._append_audit(conn, actor, "hit.state", "hit", hid, detail)
+            return {"batch_id": batch_id, "hit_ids": ids, "lead_id": lead_id, "lead_created": lead_created,
+                    "previous_state": previous}  # fmt: skip
+
+    def _open_lead_for(self, conn: sqlite3.Connection, merchant_id: int | None, domain: str) -> int | None:
+        """The newest open lead for a merchant; without a merchant, for the same site (host)."""
+        marks = ", ".join("?" for _ in self.OPEN_LEAD_STATES)
+        if merchant_id is not None:
+            row = conn.execute(
+                f"SELECT id FROM leads WHERE merchant_id = ? AND state IN ({marks}) ORDER BY id DESC LIMIT 1",  # noqa: S608
+                (merchant_id, *self.OPEN_LEAD_STATES),
+            ).fetchone()
+            return int(row[0]) if row else None
+        if not domain:
+            return None
+        conn.create_function("fx_host", 1, _domain, deterministic=True)
+        row = conn.execute(
+            "SELECT l.id FROM leads l JOIN lead_hits lh ON lh.lead_id = l.id "  # noqa: S608
+            "JOIN hits h ON h.id = lh.hit_id JOIN captures c ON c.id = h.capture_id "
+            f"WHERE l.merchant_id IS NULL AND l.state IN ({marks}) AND fx_host(c.url) = ? "
+            "ORDER BY l.id DESC LIMIT 1",
+            (*self.OPEN_LEAD_STATES, domain),
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def recent_decisions(self, actor: str, limit: int = 10) -> list[dict]:
+        """The actor's last `limit` decision batches (newest first), each with its hits and whether it was undone."""
+        rows = self._all(
+            "SELECT COALESCE(batch_id, id) AS batch_id, MIN(verdict) AS verdict, MIN(previous_state) AS previous_state, "
+            "MIN(created_at) AS created_at, MAX(undone_at) AS undone_at, MIN(note) AS note, MAX(lead_id) AS lead_id, "
+            "group_concat(hit_id) AS ids FROM decisions WHERE actor = ? AND undo_of IS NULL "
+            "GROUP BY COALESCE(batch_id, id) ORDER BY batch_id DESC LIMIT ?",
+            (actor, int(limit)),
+        )
+        for r in rows:
+            r["hit_ids"] = sorted(int(i) for i in str(r.pop("ids")).split(","))
+        return rows
+
+    def undo_last_decision(self, actor: str, user_id: int | None = None, window: int = 10) -> dict | None:
+        """Undo the actor's newest not-yet-undone decision batch among their last `window` batches.
+
+        Restores each hit's previous state, unlinks the hits from the lead the
+        decision put them in (a lead left with no hits is withdrawn), marks the
+        batch undone and records the undo as decisions rows and audit rows, in one
+        transaction. Returns {"batch_id", "hit_ids", "restored_state"} or None when
+        there is nothing left to undo. Raises StoreError if a hit changed since.
+        """
+        with self.transaction() as conn:
+            batches = conn.execute(
+                "SELECT COALESCE(batch_id, id) AS b, MAX(undone_at) FROM decisions WHERE actor = ? AND undo_of IS NULL "
+                "GROUP BY b ORDER BY b DESC LIMIT ?",
+                (actor, int(window)),
+            ).fetchall()
+            target = next((b for b, undone in batches if undone is None), None)
+            if target is None:
+                return None
+            rows = conn.execute(
+                "SELECT id, hit_id, verdict, previous_state, lead_id FROM decisions "
+                "WHERE COALESCE(batch_id, id) = ? ORDER BY id",
+                (target,),
+            ).fetchall()
+            current = {
+                hid: st for hid, st in conn.execute(
+                    f"SELECT id, state FROM hits WHERE id IN ({', '.join('?' for _ in rows)})",  # noqa: S608
+                    [r[1] for r in rows],
+                )
+            }  # fmt: skip
+            changed = [r[1] for r in rows if current.get(r[1]) != r[2]]
+            if changed:
+                raise StoreError(
+                    f"hits {changed} changed after this decision; not undone / 该决定之后命中已被更改，无法撤销"
+                )
+            now = utc_now()
+            lead_ids = set()
+            for dec_id, hid, verdict, previous, lead_id in rows:
+                conn.execute("UPDATE hits SET state = ?, updated_at = ? WHERE id = ?", (previous, now, hid))
+                if verdict == "triaged":
+                    conn.execute("UPDATE hits SET assignee = NULL WHERE id = ? AND assignee = 'role:supervisor'",
+                                 (hid,))  # fmt: skip
+                conn.execute("UPDATE decisions SET undone_at = ? WHERE id = ?", (now, dec_id))
+                conn.execute(
+                    "INSERT INTO decisions(hit_id, user_id, actor, verdict, previous_state, note, created_at, undo_of) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (hid, user_id, actor, previous, verdict, "undo", now, dec_id),
+                )
+                if lead_id is not None:
+                    conn.execute("DELETE FROM lead_hits WHERE lead_id = ? AND hit_id = ?", (lead_id, hid))
+                    lead_ids.add(lead_id)
+                self._append_audit(conn, actor, "hit.undo", "hit", hid,
+                                   {"from": verdict, "to": previous, "undid": dec_id, "batch": target})  # fmt: skip
+            for lead_id in sorted(lead_ids):
+                left = conn.execute("SELECT COUNT(*) FROM lead_hits WHERE lead_id = ?", (lead_id,)).fetchone()[0]
+                action = "lead.unlink"
+                if left == 0:
+                    conn.execute("UPDATE leads SET state = 'withdrawn', updated_at = ? WHERE id = ?", (now, lead_id))
+                    action = "lead.withdraw"
+                self._append_audit(conn, actor, action, "lead", lead_id,
+                                   {"hits": [r[1] for r in rows if r[4] == lead_id], "batch": target})  # fmt: skip
+            return {"batch_id": target, "hit_ids": [r[1] for r in rows], "restored_state": rows[0][3]}
+
+    # ----------------------------------------------------------------- leads (review UI)
+
+    def list_leads(self, states: tuple[str, ...] | list[str] | None = None, limit: int = 200) -> list[dict]:
+        """Leads with their merchant and hit count, earliest deadline first."""
+        where, params = "", []
+        if states:
+            where = " WHERE l.state IN (" + ", ".join("?" for _ in states) + ")"
+            params = list(states)
+        return self._all(
+            "SELECT l.*, m.name AS merchant_name, m.domain AS merchant_domain, "  # noqa: S608
+            "(SELECT COUNT(*) FROM lead_hits lh WHERE lh.lead_id = l.id) AS hit_count FROM leads l "
+            f"LEFT JOIN merchants m ON m.id = l.merchant_id{where} "
+            "ORDER BY l.due_at IS NULL, l.due_at, l.id LIMIT ?",
+            [*params, int(limit)],
+        )
+
+    def lead_hits_detail(self, lead_id: int) -> list[dict]:
+        """A lead's hits with their page URL and capture time, in id order."""
+        return self._all(
+            "SELECT h.id, h.rule, h.category, h.severity, h.law, h.field, h.match, h.state, h.captured_at, c.url "
+            "FROM lead_hits lh JOIN hits h ON h.id = lh.hit_id JOIN captures c ON c.id = h.capture_id "
+            "WHERE lh.lead_id = ? ORDER BY h.id",
+            (lead_id,),
+        )

@@ -6,9 +6,11 @@ It reads and writes the store only through `pipelines.store.Store`.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import time
-from itertools import islice
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -16,11 +18,11 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from pipelines.store import Store, to_cst
+from pipelines.store import CST, HIT_STATES, Store, StoreError, to_cst
 from review_ui import security
 
 HERE = Path(__file__).resolve().parent
@@ -28,7 +30,29 @@ COOKIE = "fangxin_session"
 IDLE_TIMEOUT = 30 * 60  # seconds without a request before a session ends
 ABSOLUTE_TIMEOUT = 10 * 60 * 60  # a session never lives longer than a working day
 SEVERITY_ZH = {"high": "严重", "medium": "一般", "low": "轻微"}
-STATE_ZH = {"new": "待审核", "confirmed": "确认违法", "false_positive": "误报", "skipped": "跳过", "escalated": "已上报"}
+STATE_ZH = {
+    "new": "待审核", "triaged": "已上报主管", "confirmed": "确认违法", "false_positive": "误报", "ignored": "已跳过",
+    "promoted": "已转线索",
+}
+LEAD_STATE_ZH = {
+    "registered": "登记", "verifying": "核查", "filed": "立案", "not_filed": "不予立案", "transferred": "移送",
+    "investigating": "调查", "decided": "处罚决定", "closed": "结案", "withdrawn": "已撤回",
+}
+ROLE_ZH = {"inspector": "执法人员", "supervisor": "主管", "rule_author": "规则编写", "auditor": "审计", "admin": "管理员"}
+# Who may record triage decisions (checked on the server for every request; auditors are read-only).
+DECIDE_ROLES = frozenset({"inspector", "supervisor", "admin"})
+SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
+ESCALATED_TO = "role:supervisor"
+# Triage actions: URL name -> (hit state, message shown after the decision).
+ACTIONS = {
+    "confirm": ("confirmed", "已确认违法，并登记到线索"),
+    "false-positive": ("false_positive", "已标记为误报"),
+    "skip": ("ignored", "已跳过"),
+    "escalate": ("triaged", "已上报主管"),
+}
+OPEN_STATES = ("new", "triaged")
+MAX_REASON = 500
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 CATEGORY_ZH = {
     "absolute_terms": "绝对化用语", "medical_health": "医疗健康", "health_food": "保健食品", "drug_device": "药品器械",
     "education": "教育培训", "finance": "金融理财", "real_estate": "房地产", "price_fraud": "价格欺诈",
@@ -36,6 +60,45 @@ CATEGORY_ZH = {
     "other": "其他",
 }
 PAGE_SIZE = 100
+
+
+def host_of(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
+def working_days_left(due: dt.date, today: dt.date) -> int:
+    """Working days (Mon-Fri) from `today` to `due`: 0 on the due day, negative once overdue."""
+    if due == today:
+        return 0
+    step = 1 if due > today else -1
+    count, day = 0, today
+    while day != due:
+        day += dt.timedelta(days=step)
+        if day.weekday() < 5:
+            count += step
+    return count
+
+
+def deadline_info(due_at: str | None, today: dt.date | None = None) -> dict | None:
+    """The countdown shown for a deadline: {"due", "left", "overdue", "label"}."""
+    if not due_at:
+        return None
+    try:
+        due = dt.date.fromisoformat(due_at[:10])
+    except ValueError:
+        return None
+    today = today or dt.datetime.now(CST).date()
+    left = working_days_left(due, today)
+    if left < 0:
+        label = f"已超期 {-left} 个工作日"
+    elif left == 0:
+        label = "今日到期"
+    else:
+        label = f"剩余 {left} 个工作日"
+    return {"due": due.isoformat(), "left": left, "overdue": left < 0, "label": label}
 
 
 CONTEXT_CHARS = 120
@@ -68,8 +131,11 @@ class SecurityHeaders(BaseHTTPMiddleware):
 
 def create_app(db_path: str, secret: str | None = None) -> Starlette:
     templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
-    templates.globals.update(SEVERITY_ZH=SEVERITY_ZH, STATE_ZH=STATE_ZH, CATEGORY_ZH=CATEGORY_ZH)
+    templates.globals.update(SEVERITY_ZH=SEVERITY_ZH, STATE_ZH=STATE_ZH, CATEGORY_ZH=CATEGORY_ZH,
+                             LEAD_STATE_ZH=LEAD_STATE_ZH, ROLE_ZH=ROLE_ZH, DECIDE_ROLES=DECIDE_ROLES,
+                             ESCALATED_TO=ESCALATED_TO)  # fmt: skip
     templates.filters["cst"] = to_cst
+    templates.filters["deadline"] = deadline_info
     signer = URLSafeTimedSerializer(secret or security.new_token(), salt="fangxin-session")
 
     def store() -> Store:
@@ -132,17 +198,60 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
         response.delete_cookie(COOKIE)
         return response
 
+    def queue_filters(params) -> dict:
+        """Queue filters from the query string; unknown values are dropped, every value is a bound parameter."""
+        f: dict = {}
+        state = params.get("state") or "open"
+        f["state"] = state if state in (*HIT_STATES, "all") else "open"
+        if params.get("category") in CATEGORY_ZH:
+            f["category"] = params["category"]
+        if params.get("severity") in SEVERITY_ZH:
+            f["severity"] = params["severity"]
+        for key in ("sector", "site"):
+            value = (params.get(key) or "").strip()[:200]
+            if value:
+                f[key] = value
+        for key in ("since", "until"):
+            value = (params.get(key) or "").strip()
+            if DATE_RE.fullmatch(value):
+                try:
+                    dt.date.fromisoformat(value)
+                except ValueError:
+                    continue
+                f[key] = value
+        if (params.get("merchant") or "").isdigit():
+            f["merchant"] = int(params["merchant"])
+        if params.get("assignee") == ESCALATED_TO:
+            f["assignee"] = ESCALATED_TO
+        return f
+
+    def load_queue(s: Store, f: dict, limit: int = PAGE_SIZE, offset: int = 0) -> list[dict]:
+        states = {"open": OPEN_STATES, "all": None}.get(f["state"], (f["state"],))
+        return s.queue_groups(states=states, category=f.get("category"), severity=f.get("severity"),
+                              sector=f.get("sector"), site=f.get("site"), merchant_id=f.get("merchant"),
+                              since=f.get("since"), until=f.get("until"), assignee=f.get("assignee"),
+                              limit=limit, offset=offset)  # fmt: skip
+
     async def queue(request: Request):
         session = session_of(request)
         if session is None:
             return RedirectResponse("/login", status_code=303)
-        state = request.query_params.get("state") or None
+        f = queue_filters(request.query_params)
+        page = int(request.query_params["page"]) if (request.query_params.get("page") or "").isdigit() else 1
+        page = max(1, min(page, 10_000))
         s = store()
         try:
-            hits = list(islice(s.iter_hits(state=state), PAGE_SIZE))
+            hits = load_queue(s, f, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
+            sectors = s.queue_sectors()
+            recent = s.recent_decisions(session["user"]) if session.get("role") in DECIDE_ROLES else []
         finally:
             s.close()
-        return with_session(render("queue.html", hits=hits, session=session, state=state), session)
+        more = len(hits) > PAGE_SIZE
+        hits = hits[:PAGE_SIZE]
+        query = {k: v for k, v in f.items() if not (k == "state" and v == "open")}
+        return with_session(render("queue.html", hits=hits, session=session, filters=f, sectors=sectors,
+                                   recent=recent, page=page, more=more, query=query,
+                                   can_decide=session.get("role") in DECIDE_ROLES), session)  # fmt: skip
 
     async def hit_detail(request: Request):
         session = session_of(request)
@@ -162,8 +271,152 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
             return render("error.html", status=404, session=session, message="没有这条命中记录。")
         before, matched, after = marked_context(capture.get("fields", {}).get(hit["field"] or "", ""),
                                                 hit["span_start"], hit["span_end"], hit["match"] or "")
+        can_decide = session.get("role") in DECIDE_ROLES and hit["state"] in OPEN_STATES and (
+            hit["assignee"] != ESCALATED_TO or session.get("role") in SUPERVISOR_ROLES)
         return with_session(render("hit.html", hit=hit, capture=capture, session=session, before=before,
-                                   matched=matched, after=after, captured_cst=to_cst(capture["fetched_at"])), session)
+                                   matched=matched, after=after, captured_cst=to_cst(capture["fetched_at"]),
+                                   can_decide=can_decide), session)  # fmt: skip
+
+    def wants_json(request: Request) -> bool:
+        return "application/json" in request.headers.get("accept", "")
+
+    def refuse(request: Request, session: dict | None, status: int, message: str) -> Response:
+        if wants_json(request):
+            return JSONResponse({"ok": False, "error": message}, status_code=status)
+        return render("error.html", status=status, session=session, message=message)
+
+    async def authorize(request: Request, roles: frozenset[str]) -> tuple[dict, dict, object] | Response:
+        """Session, CSRF token and role for a state-changing request, all checked on the server.
+
+        Returns (session, user row, form) or the refusal to send. The role is read
+        from the database, so a changed or deactivated account takes effect at once.
+        """
+        session = session_of(request)
+        if session is None:
+            if wants_json(request):
+                return JSONResponse({"ok": False, "error": "登录已过期，请重新登录。"}, status_code=401)
+            return RedirectResponse("/login", status_code=303)
+        form = await request.form()
+        token = request.headers.get("x-csrf-token") or form.get("csrf")
+        if not security.same_token(str(token or ""), session.get("csrf")):
+            return refuse(request, session, 403, "请求校验失败（CSRF），请刷新页面后重试。")
+        s = store()
+        try:
+            user = s.get_user(session["user"])
+        finally:
+            s.close()
+        if not user or not user["active"] or user["role"] not in roles:
+            return refuse(request, session, 403, "您的角色无权执行此操作。")
+        return session, user, form
+
+    def lead_title(hit: dict, merchant: dict | None, url: str) -> str:
+        who = (merchant or {}).get("name") or (merchant or {}).get("domain") or host_of(url) or "未知商家"
+        return f"{who}：涉嫌{CATEGORY_ZH.get(hit['category'], hit['category'] or '违法')}广告"
+
+    async def decide(request: Request):
+        auth = await authorize(request, DECIDE_ROLES)
+        if isinstance(auth, Response):
+            return auth
+        session, user, form = auth
+        action = request.path_params["action"]
+        if action not in ACTIONS:
+            return refuse(request, session, 404, "没有这个操作。")
+        state, done = ACTIONS[action]
+        try:
+            hit_id = int(request.path_params["hit_id"])
+        except ValueError:
+            return refuse(request, session, 404, "没有这条命中记录。")
+        reason = str(form.get("reason") or "").strip()
+        if len(reason) > MAX_REASON:
+            return refuse(request, session, 400, f"理由不能超过 {MAX_REASON} 字。")
+        if action == "false-positive" and not reason:
+            return refuse(request, session, 400, "标记误报必须填写理由。")
+        s = store()
+        try:
+            hit = s.get_hit(hit_id)
+            if not hit:
+                return refuse(request, session, 404, "没有这条命中记录。")
+            if hit["state"] not in OPEN_STATES:
+                return refuse(request, session, 409, "该命中已有结论；如需更改，请先撤销。")
+            if hit["assignee"] == ESCALATED_TO and user["role"] not in SUPERVISOR_ROLES:
+                return refuse(request, session, 403, "该命中已上报主管，只能由主管决定。")
+            if action == "escalate" and hit["assignee"] == ESCALATED_TO:
+                return refuse(request, session, 409, "该命中已上报主管。")
+            title = None
+            if action == "confirm":
+                capture = s.get_capture(hit["capture_id"]) or {}
+                merchant = s.get_merchant(hit["merchant_id"]) if hit["merchant_id"] else None
+                title = lead_title(hit, merchant, capture.get("final_url") or capture.get("url") or "")
+            result = s.decide_hits(hit_id, state, user["username"], user_id=user["id"], note=reason or None,
+                                   assignee=ESCALATED_TO if action == "escalate" else None,
+                                   lead_title=title)  # fmt: skip
+            next_hit = None
+            if not wants_json(request):
+                nxt = load_queue(s, {"state": "open"}, 1)
+                next_hit = nxt[0]["id"] if nxt else None
+        finally:
+            s.close()
+        message = done + (f"（线索 #{result['lead_id']}）" if result["lead_id"] else "")
+        if wants_json(request):
+            payload = {"ok": True, "action": action, "state": state, "state_label": STATE_ZH[state],
+                       "hit_ids": result["hit_ids"], "lead_id": result["lead_id"], "message": message}
+            return with_session(JSONResponse(payload), session)
+        if form.get("from") == "detail" and next_hit is not None:
+            return with_session(RedirectResponse(f"/hit/{next_hit}", status_code=303), session)
+        return with_session(RedirectResponse("/queue", status_code=303), session)
+
+    async def undo(request: Request):
+        auth = await authorize(request, DECIDE_ROLES)
+        if isinstance(auth, Response):
+            return auth
+        session, user, _form = auth
+        s = store()
+        try:
+            result = s.undo_last_decision(user["username"], user_id=user["id"])
+        except StoreError:
+            return refuse(request, session, 409, "该决定之后命中已被他人更改，无法撤销。")
+        finally:
+            s.close()
+        if result is None:
+            return refuse(request, session, 409, "没有可撤销的决定（仅可撤销最近十次）。")
+        restored = STATE_ZH.get(result["restored_state"], result["restored_state"])
+        message = f"已撤销，{len(result['hit_ids'])} 条命中恢复为“{restored}”"
+        if wants_json(request):
+            return with_session(JSONResponse({"ok": True, "hit_ids": result["hit_ids"], "message": message,
+                                              "restored_state": result["restored_state"]}), session)  # fmt: skip
+        return with_session(RedirectResponse("/queue", status_code=303), session)
+
+    async def leads(request: Request):
+        session = session_of(request)
+        if session is None:
+            return RedirectResponse("/login", status_code=303)
+        show = request.query_params.get("state") or "open"
+        states = {"open": ("registered", "verifying"), "all": None}.get(show, (show,) if show in LEAD_STATE_ZH else None)
+        s = store()
+        try:
+            rows = s.list_leads(states)
+        finally:
+            s.close()
+        return with_session(render("leads.html", leads=rows, session=session, show=show), session)
+
+    async def lead_detail(request: Request):
+        session = session_of(request)
+        if session is None:
+            return RedirectResponse("/login", status_code=303)
+        try:
+            lead_id = int(request.path_params["lead_id"])
+        except ValueError:
+            return render("error.html", status=404, session=session, message="没有这条线索。")
+        s = store()
+        try:
+            lead = s.get_lead(lead_id)
+            hits = s.lead_hits_detail(lead_id) if lead else []
+            merchant = s.get_merchant(lead["merchant_id"]) if lead and lead["merchant_id"] else None
+        finally:
+            s.close()
+        if not lead:
+            return render("error.html", status=404, session=session, message="没有这条线索。")
+        return with_session(render("lead.html", lead=lead, hits=hits, merchant=merchant, session=session), session)
 
     async def home(request: Request):
         return RedirectResponse("/queue", status_code=303)
@@ -175,6 +428,10 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
         Route("/logout", logout, methods=["POST"]),
         Route("/queue", queue),
         Route("/hit/{hit_id}", hit_detail),
+        Route("/hit/{hit_id}/{action}", decide, methods=["POST"]),
+        Route("/undo", undo, methods=["POST"]),
+        Route("/leads", leads),
+        Route("/lead/{lead_id}", lead_detail),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])

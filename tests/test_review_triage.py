@@ -1,0 +1,333 @@
+"""Triage over the real review server: decisions, undo, permissions, CSRF, grouping, filters, leads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+
+import pytest
+
+from pipelines.store import Store
+from review_ui.app import deadline_info, working_days_left
+from review_ui.security import hash_password
+from tests.conftest import ROOT
+from tests.test_review_login import client, login
+
+PASSWORD = "correct horse battery"
+USERS = {"wang": "inspector", "zhao": "supervisor", "sun": "auditor", "qian": "rule_author"}
+
+
+def seed(db_path: str, pages: list[dict]) -> list[int]:
+    """Store one capture per page dict (url, match, rule, category, severity, merchant, sector, fetched_at)."""
+    store = Store(db_path)
+    try:
+        run = store.start_run("test", "tester", {})
+        ids = []
+        for p in pages:
+            body = f"本店{p['match']}，欢迎选购 {p['url']}"
+            start = body.index(p["match"])
+            capture = {"url": p["url"], "final_url": p["url"], "status": 200, "body": body.encode(),
+                       "fetched_at": p.get("fetched_at", "2026-11-26T01:00:00Z"), "fields": {"body": body},
+                       "title": "t", "sector": p.get("sector", "ecommerce")}
+            if p.get("merchant"):
+                capture["merchant"] = {"name": p["merchant"], "domain": urllib.parse.urlsplit(p["url"]).hostname}
+            store.save_capture(run, capture, [{
+                "rule": p.get("rule", "ABS-BEST"), "pack": "t", "pack_version": "1",
+                "category": p.get("category", "absolute_terms"), "severity": p.get("severity", "medium"),
+                "confidence": p.get("confidence", 0.9), "law": "《中华人民共和国广告法》第九条第（三）项", "legal": [],
+                "message": "m", "field": "body", "start": start, "end": start + len(p["match"]),
+                "match": p["match"], "excerpt": body, "extracted": {}, "exceptions": []}])
+            ids.append(max(h["id"] for h in store.iter_hits()))
+        return ids
+    finally:
+        store.close()
+
+
+@pytest.fixture()
+def server(db_path):
+    store = Store(db_path)
+    try:
+        pw = hash_password(PASSWORD)
+        for name, role in USERS.items():
+            store.add_user(name, role, pw, actor="test")
+    finally:
+        store.close()
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "fangxin.cli", "review", "--port", "0", "--db", db_path],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    try:
+        line = proc.stdout.readline()
+        m = re.search(r"review UI at (http://127\.0\.0\.1:\d+)/", line)
+        assert m, line + (proc.stderr.read() if proc.poll() is not None else "")
+        yield m.group(1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+class Session:
+    """A logged-in user: cookie jar plus the CSRF token from the queue page."""
+
+    def __init__(self, base: str, username: str):
+        self.base = base
+        self.opener = client()
+        status, url, _ = login(self.opener, base, username, PASSWORD)
+        assert status == 200 and url.endswith("/queue")
+        self.csrf = re.search(r'<meta name="csrf-token" content="([^"]+)">', self.get("/queue")).group(1)
+
+    def get(self, path: str) -> str:
+        return self.opener.open(self.base + path).read().decode()
+
+    def post(self, path: str, fields: dict | None = None, csrf: str | None = None, as_json: bool = True):
+        data = dict(fields or {})
+        data["csrf"] = self.csrf if csrf is None else csrf
+        req = urllib.request.Request(self.base + path, data=urllib.parse.urlencode(data).encode(), method="POST")
+        if as_json:
+            req.add_header("Accept", "application/json")
+        try:
+            resp = self.opener.open(req)
+            body, status, url = resp.read().decode(), resp.status, resp.geturl()
+        except urllib.error.HTTPError as err:
+            body, status, url = err.read().decode(), err.code, err.geturl()
+        return status, (json.loads(body) if as_json and body.startswith("{") else body), url
+
+
+def db_rows(db_path: str, sql: str, params: tuple = ()) -> list[tuple]:
+    store = Store(db_path)
+    try:
+        return store.conn.execute(sql, params).fetchall()
+    finally:
+        store.close()
+
+
+def hit_state(db_path: str, hit_id: int) -> str:
+    return db_rows(db_path, "SELECT state FROM hits WHERE id = ?", (hit_id,))[0][0]
+
+
+PAGES = [
+    {"url": "http://a.shop.test/1", "match": "全网最佳", "merchant": "甲商店", "severity": "high"},
+    {"url": "http://b.shop.test/1", "match": "国家级产品", "merchant": "乙商店", "rule": "ABS-NATIONAL"},
+    {"url": "http://c.shop.test/1", "match": "独一无二", "merchant": "丙商店", "rule": "ABS-UNIQUE"},
+    {"url": "http://d.shop.test/1", "match": "顶级享受", "merchant": "丁商店", "rule": "ABS-TOP"},
+]
+
+
+def test_each_decision_changes_the_database_and_undo_restores_it(server, db_path):
+    a, b, c, d = seed(db_path, PAGES)
+    wang = Session(server, "wang")
+    audit_before = db_rows(db_path, "SELECT COUNT(*) FROM audit_log")[0][0]
+
+    status, data, _ = wang.post(f"/hit/{a}/confirm")
+    assert status == 200 and data["ok"] and data["hit_ids"] == [a] and data["lead_id"]
+    assert hit_state(db_path, a) == "confirmed"
+    assert db_rows(db_path, "SELECT actor, verdict, previous_state FROM decisions WHERE hit_id = ?", (a,)) == [
+        ("wang", "confirmed", "new")]
+    assert db_rows(db_path, "SELECT lead_id FROM lead_hits WHERE hit_id = ?", (a,)) == [(data["lead_id"],)]
+
+    status, data, _ = wang.post(f"/hit/{b}/false-positive")  # a reason is required
+    assert status == 400 and "理由" in data["error"] and hit_state(db_path, b) == "new"
+    status, data, _ = wang.post(f"/hit/{b}/false-positive", {"reason": "产品名称中的专有名词"})
+    assert status == 200 and hit_state(db_path, b) == "false_positive"
+    assert db_rows(db_path, "SELECT note FROM decisions WHERE hit_id = ?", (b,)) == [("产品名称中的专有名词",)]
+
+    status, _, _ = wang.post(f"/hit/{c}/skip")
+    assert status == 200 and hit_state(db_path, c) == "ignored"
+    status, _, _ = wang.post(f"/hit/{d}/escalate")
+    assert status == 200 and hit_state(db_path, d) == "triaged"
+    assert db_rows(db_path, "SELECT assignee FROM hits WHERE id = ?", (d,)) == [("role:supervisor",)]
+
+    actions = db_rows(db_path, "SELECT action, object_id FROM audit_log WHERE id > ? AND action = 'hit.state'",
+                      (audit_before,))
+    assert actions == [("hit.state", str(i)) for i in (a, b, c, d)]
+    status, data, _ = wang.post(f"/hit/{a}/skip")  # already decided: undo first
+    assert status == 409
+
+    page = wang.get("/queue")
+    assert "我的最近决定" in page and "产品名称中的专有名词" in page
+
+    for hit_id in (d, c, b, a):  # newest first
+        status, data, _ = wang.post("/undo")
+        assert status == 200 and data["hit_ids"] == [hit_id], data
+        assert hit_state(db_path, hit_id) == "new"
+    assert db_rows(db_path, "SELECT assignee FROM hits WHERE id = ?", (d,)) == [(None,)]
+    assert db_rows(db_path, "SELECT COUNT(*) FROM lead_hits WHERE hit_id = ?", (a,)) == [(0,)]
+    assert db_rows(db_path, "SELECT state FROM leads") == [("withdrawn",)]
+    undo_audit = db_rows(db_path, "SELECT object_id FROM audit_log WHERE action = 'hit.undo' ORDER BY id")
+    assert undo_audit == [(str(i),) for i in (d, c, b, a)]
+    assert db_rows(db_path, "SELECT COUNT(*) FROM decisions WHERE undo_of IS NOT NULL") == [(4,)]
+    status, data, _ = wang.post("/undo")
+    assert status == 409 and "没有可撤销" in data["error"]
+    store = Store(db_path)
+    try:
+        assert store.verify_audit().ok
+    finally:
+        store.close()
+
+
+def test_undo_reaches_back_ten_decisions_only(server, db_path):
+    ids = seed(db_path, [{"url": f"http://shop{i}.test/", "match": "最佳", "merchant": f"店{i}"} for i in range(12)])
+    wang = Session(server, "wang")
+    for hit_id in ids:
+        assert wang.post(f"/hit/{hit_id}/skip")[0] == 200
+    for _ in range(10):
+        assert wang.post("/undo")[0] == 200
+    assert wang.post("/undo")[0] == 409
+    assert [hit_state(db_path, i) for i in ids] == ["ignored", "ignored"] + ["new"] * 10
+
+
+def test_read_only_roles_get_403_and_nothing_changes(server, db_path):
+    (a,) = seed(db_path, PAGES[:1])
+    for name in ("sun", "qian"):  # auditor, rule author
+        who = Session(server, name)
+        assert "a</kbd> 确认违法" not in who.get("/queue")
+        for action in ("confirm", "skip", "escalate"):
+            status, data, _ = who.post(f"/hit/{a}/{action}")
+            assert status == 403 and "无权" in data["error"]
+        assert who.post(f"/hit/{a}/false-positive", {"reason": "x"})[0] == 403
+        assert who.post("/undo")[0] == 403
+    assert hit_state(db_path, a) == "new"
+    assert db_rows(db_path, "SELECT COUNT(*) FROM decisions") == [(0,)]
+
+
+def test_forged_or_missing_csrf_token_gets_403(server, db_path):
+    (a,) = seed(db_path, PAGES[:1])
+    wang = Session(server, "wang")
+    assert wang.post(f"/hit/{a}/confirm", csrf="forged")[0] == 403
+    assert wang.post(f"/hit/{a}/confirm", csrf="")[0] == 403
+    assert wang.post("/undo", csrf="forged")[0] == 403
+    status, page, _ = wang.post(f"/hit/{a}/confirm", csrf="forged", as_json=False)
+    assert status == 403 and "CSRF" in page
+    assert hit_state(db_path, a) == "new" and db_rows(db_path, "SELECT COUNT(*) FROM leads") == [(0,)]
+    # no session at all: refused, never a decision
+    anonymous = Session.__new__(Session)
+    anonymous.base, anonymous.opener, anonymous.csrf = server, client(), "x"
+    assert anonymous.post(f"/hit/{a}/confirm")[0] == 401 and hit_state(db_path, a) == "new"
+
+
+def test_an_escalated_hit_is_decided_by_a_supervisor_only(server, db_path):
+    (a,) = seed(db_path, PAGES[:1])
+    wang, zhao = Session(server, "wang"), Session(server, "zhao")
+    assert wang.post(f"/hit/{a}/escalate")[0] == 200
+    assert "已上报主管" in zhao.get("/queue?assignee=role:supervisor")
+    status, data, _ = wang.post(f"/hit/{a}/confirm")
+    assert status == 403 and "主管" in data["error"]
+    status, data, _ = zhao.post(f"/hit/{a}/confirm")
+    assert status == 200 and hit_state(db_path, a) == "confirmed"
+    assert db_rows(db_path, "SELECT actor, previous_state FROM decisions WHERE hit_id = ? ORDER BY id DESC LIMIT 1",
+                   (a,)) == [("zhao", "triaged")]
+
+
+def test_detail_page_form_decides_and_opens_the_next_item(server, db_path):
+    a, b = seed(db_path, PAGES[:2])  # a is high severity: first in the queue
+    wang = Session(server, "wang")
+    page = wang.get(f"/hit/{a}")
+    assert f'action="/hit/{a}/confirm"' in page
+    status, _, url = wang.post(f"/hit/{a}/skip", {"from": "detail"}, as_json=False)
+    assert status == 200 and url.endswith(f"/hit/{b}")
+    assert hit_state(db_path, a) == "ignored"
+    assert 'action="/hit/' not in Session(server, "sun").get(f"/hit/{b}")  # no decision forms for an auditor
+
+
+def test_queue_groups_one_claim_on_many_pages_and_decides_the_group(server, db_path):
+    ids = seed(db_path, [
+        {"url": "http://a.shop.test/1", "match": "全网最佳", "merchant": "甲商店"},
+        {"url": "http://a.shop.test/2", "match": "全网 最佳", "merchant": "甲商店"},  # same claim, normalised
+        {"url": "http://a.shop.test/3", "match": "全网最佳", "merchant": "甲商店"},
+        {"url": "http://b.shop.test/1", "match": "全网最佳", "merchant": "乙商店"},  # another merchant
+    ])
+    wang = Session(server, "wang")
+    page = wang.get("/queue")
+    rows = re.findall(r'<tr data-hit-id="(\d+)" data-count="(\d+)"', page)
+    assert rows == [(str(ids[0]), "3"), (str(ids[3]), "1")]
+    assert "同一宣传共 3 处，3 个页面" in page
+    status, data, _ = wang.post(f"/hit/{ids[0]}/confirm")
+    assert status == 200 and data["hit_ids"] == ids[:3]
+    assert [hit_state(db_path, i) for i in ids] == ["confirmed"] * 3 + ["new"]
+    assert db_rows(db_path, "SELECT COUNT(DISTINCT batch_id), COUNT(*) FROM decisions") == [(1, 3)]
+    assert wang.post("/undo")[2] and [hit_state(db_path, i) for i in ids] == ["new"] * 4
+
+
+def test_queue_order_and_filters(server, db_path):
+    ids = seed(db_path, [
+        {"url": "http://a.shop.test/1", "match": "最佳", "severity": "low", "category": "absolute_terms",
+         "sector": "ecommerce", "fetched_at": "2026-11-20T01:00:00Z"},
+        {"url": "http://m.health.test/1", "match": "根治", "severity": "high", "category": "medical_health",
+         "rule": "MED-CURE", "sector": "health", "fetched_at": "2026-11-24T01:00:00Z", "confidence": 0.5},
+        {"url": "http://x.edu.test/1", "match": "包过", "severity": "high", "category": "education",
+         "rule": "EDU-PASS", "sector": "education", "fetched_at": "2026-11-24T01:00:00Z", "confidence": 0.95},
+        {"url": "http://b.shop.test/1", "match": "第一", "severity": "medium", "category": "absolute_terms",
+         "rule": "ABS-FIRST", "sector": "ecommerce", "fetched_at": "2026-11-25T17:00:00Z"},
+    ])
+    wang = Session(server, "wang")
+
+    def shown(query: str = "") -> list[int]:
+        return [int(i) for i in re.findall(r'<tr data-hit-id="(\d+)"', wang.get("/queue" + query))]
+
+    # severity first, then due date (from capture time), then confidence
+    assert shown() == [ids[2], ids[1], ids[3], ids[0]]
+    assert shown("?category=absolute_terms") == [ids[3], ids[0]]
+    assert shown("?severity=high") == [ids[2], ids[1]]
+    assert shown("?sector=health") == [ids[1]]
+    assert shown("?site=shop.test") == [ids[3], ids[0]]
+    assert shown("?site=a.shop.test") == [ids[0]]
+    assert shown("?since=2026-11-24&until=2026-11-25") == [ids[2], ids[1]]
+    assert shown("?since=2026-11-26") == [ids[3]]  # 17:00Z on the 25th is the 26th in China time
+    assert shown("?site=%27%20OR%201%3D1%20--") == []  # bound parameters: a quote is just text
+    assert shown("?category=bogus&since=not-a-date") == shown()  # unknown filter values are dropped
+    wang.post(f"/hit/{ids[2]}/skip")
+    assert ids[2] not in shown() and shown("?state=ignored") == [ids[2]]
+    assert set(shown("?state=all")) == set(ids)
+
+
+def test_confirming_creates_then_extends_the_merchants_lead_with_its_deadline(server, db_path):
+    a, b, c = seed(db_path, [
+        {"url": "http://a.shop.test/1", "match": "全网最佳", "merchant": "甲商店"},
+        {"url": "http://a.shop.test/2", "match": "国家级", "merchant": "甲商店", "rule": "ABS-NATIONAL"},
+        {"url": "http://b.shop.test/1", "match": "全网最佳", "merchant": "乙商店"},
+    ])
+    wang = Session(server, "wang")
+    lead_a = wang.post(f"/hit/{a}/confirm")[1]["lead_id"]
+    assert wang.post(f"/hit/{b}/confirm")[1]["lead_id"] == lead_a  # same merchant: the open lead grows
+    lead_c = wang.post(f"/hit/{c}/confirm")[1]["lead_id"]
+    assert lead_c != lead_a
+    assert db_rows(db_path, "SELECT hit_id FROM lead_hits WHERE lead_id = ? ORDER BY hit_id", (lead_a,)) == [
+        (a,), (b,)]
+    actions = [r[0] for r in db_rows(db_path, "SELECT action FROM audit_log WHERE object_type = 'lead' ORDER BY id")]
+    assert actions == ["lead.create", "lead.extend", "lead.create"]
+
+    due = db_rows(db_path, "SELECT due_at FROM leads WHERE id = ?", (lead_a,))[0][0]
+    listing = wang.get("/leads")
+    assert f'data-lead-id="{lead_a}"' in listing and "甲商店：涉嫌绝对化用语广告" in listing
+    assert due in listing and "剩余 15 个工作日" in listing
+    detail = wang.get(f"/lead/{lead_a}")
+    assert f'href="/hit/{a}"' in detail and f'href="/hit/{b}"' in detail and f'href="/hit/{c}"' not in detail
+    assert "第十八条" in detail and "剩余 15 个工作日" in detail
+
+    store = Store(db_path)
+    try:
+        late = store.create_lead("逾期线索", [], "test", due_at="2026-01-05")
+    finally:
+        store.close()
+    assert re.search(r'class="overdue">2026-01-05<br>已超期 \d+ 个工作日', wang.get("/leads"))
+    assert 'class="overdue"' in wang.get(f"/lead/{late}")
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        wang.opener.open(server + "/lead/99999")
+    assert missing.value.code == 404
+    assert "甲商店" in Session(server, "sun").get("/leads")  # an auditor may read
+
+
+def test_working_day_countdown():
+    fri, mon = dt.date(2026, 11, 27), dt.date(2026, 11, 30)
+    assert working_days_left(mon, fri) == 1
+    assert working_days_left(fri, fri) == 0
+    assert working_days_left(fri, mon) == -1
+    assert working_days_left(dt.date(2026, 12, 18), dt.date(2026, 11, 27)) == 15
+    assert deadline_info("2026-11-26", dt.date(2026, 11, 30)) == {
+        "due": "2026-11-26", "left": -2, "overdue": True, "label": "已超期 2 个工作日"}
+    assert deadline_info(None) is None and deadline_info("garbage") is None
