@@ -61,7 +61,7 @@ class HitScreenshot:
         if item.get("screenshot") or item.get("error"):
             return item
         if self._unchanged(item):
-            self.crawler.stats.inc_value("fangxin/seen_unchanged")
+            self.crawler.stats.inc_value("fangxin/screenshot_skipped_unchanged")
             return item
         url = item.get("final_url") or item.get("url")
         for full_page in (True, False):  # a page too tall for one image gets its first screen

@@ -136,7 +136,8 @@ def load_plan(path: str | Path, variables: dict[str, str] | None = None) -> Plan
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 0
-        raise PlanError(f"{path}:{line}: plan: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise PlanError(f"{path}:{line}: plan: invalid YAML: {problem}") from exc
     if not isinstance(doc, dict):
         raise PlanError(f"{path}:1: plan: expected a mapping at the top level")
     clean = _strip(doc)

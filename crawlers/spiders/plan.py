@@ -192,6 +192,8 @@ class PlanSpider(scrapy.Spider):
 
     def _links(self, response):
         depth = response.meta.get("depth", 0)
+        if depth >= self.plan.max_depth:  # 0: the seeds only (Scrapy's DEPTH_LIMIT=0 would mean no limit)
+            return
         details = set()
         if self.detail_areas is not None:
             details = {link.url for link in self.detail_areas.extract_links(response)}
@@ -233,7 +235,7 @@ class PlanSpider(scrapy.Spider):
                 if want <= 0:
                     break
                 url, depth = found[key]
-                if self.plan.max_depth and depth > self.plan.max_depth:
+                if depth > self.plan.max_depth:
                     continue
                 if not self._admit(url):
                     continue

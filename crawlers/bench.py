@@ -1,0 +1,207 @@
+"""Crawl benchmark workers (`fangxin bench crawl` runs each in its own process).
+
+    python -m crawlers.bench MODE --base URL --pages N [--concurrency C] [--db PATH]
+
+Modes:
+    bare      a bare Scrapy spider: fetch the pages, no pipeline (the baseline)
+    full      the plan spider through the full pipeline: extract, rules, evidence (WARC), store
+    nowarc    the same without the evidence pipeline (evidence cost = full vs nowarc)
+    shots     full, plus a full-page screenshot of every page with a hit
+    render    the plan spider in browser mode through the full pipeline, no screenshots
+    pwloop    a bare Playwright loop over the same pages (the rendering baseline)
+
+Prints one JSON line: pages, seconds, pages_per_s, peak_mb (PSS of this process and
+its Chromium), and for `render`/`pwloop` memory samples by page count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import threading
+import time
+
+import psutil
+
+
+def tree_mb(root: int) -> float:
+    """PSS (falling back to RSS) of `root`, its descendants and any Chromium it started, in MB."""
+    procs = {}
+    try:
+        top = psutil.Process(root)
+        procs[top.pid] = top
+        for child in top.children(recursive=True):
+            procs[child.pid] = child
+    except psutil.Error:
+        return 0.0
+    start = top.create_time() - 1
+    for proc in psutil.process_iter(["name", "create_time"]):  # Chromium's zygote re-parents to PID 1
+        if "chrom" in (proc.info.get("name") or "") and (proc.info.get("create_time") or 0) >= start:
+            procs.setdefault(proc.pid, proc)
+    total = 0
+    for proc in procs.values():
+        try:
+            info = proc.memory_full_info()
+            total += getattr(info, "pss", 0) or info.rss
+        except psutil.Error:
+            continue
+    return total / 2**20
+
+
+class Sampler:
+    """Samples memory in a thread: peak, and the value when a page count is first reached."""
+
+    def __init__(self, marks=()):
+        self.peak = 0.0
+        self.marks = sorted(marks)
+        self.at: dict[int, float] = {}
+        self.pages = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        while not self.stop.is_set():
+            mb = tree_mb(os.getpid())
+            self.peak = max(self.peak, mb)
+            for mark in self.marks:
+                if mark not in self.at and self.pages >= mark:
+                    self.at[mark] = round(mb, 1)
+            self.stop.wait(0.5)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
+def urls(base: str, pages: int, offset: int = 0) -> list[str]:
+    return [f"{base}/mall/p/{n}.html" for n in range(1 + offset, pages + 1 + offset)]
+
+
+def run_bare(args, sampler) -> int:
+    import scrapy
+    from scrapy.crawler import CrawlerProcess
+
+    todo = urls(args.base, args.pages)
+
+    class Bare(scrapy.Spider):
+        name = "bare"
+
+        async def start(self):
+            for url in todo:
+                yield scrapy.Request(url, dont_filter=True)
+
+        def parse(self, response):
+            sampler.pages += 1
+
+    process = CrawlerProcess({
+        "LOG_LEVEL": "ERROR", "TELNETCONSOLE_ENABLED": False, "REMOTE_CONTROL_ENABLED": False,
+        "CONCURRENT_REQUESTS": args.concurrency, "CONCURRENT_REQUESTS_PER_DOMAIN": args.concurrency,
+        "ROBOTSTXT_OBEY": False, "DOWNLOAD_DELAY": 0,
+    })
+    process.crawl(Bare)
+    process.start()
+    return sampler.pages
+
+
+def run_plan_mode(args, sampler) -> int:
+    from scrapy import signals
+    from scrapy.crawler import CrawlerProcess
+
+    from crawlers.plans import Plan
+    from crawlers.run import build_settings, plan_settings
+    from crawlers.spiders.plan import PlanSpider
+
+    render = args.mode == "render"
+    plan = Plan(name=f"bench-{args.mode}", path="bench", sector="ecommerce", seeds=urls(args.base, args.pages),
+                allowed_domains=["127.0.0.1"], max_pages=args.pages + 10, max_depth=0,
+                render="browser" if render else "static", delay=0.0, concurrency=args.concurrency,
+                autothrottle=False, allow_private=True, obey_robots=True,
+                screenshots="hits" if args.mode == "shots" else "none",
+                context_pages=args.context_pages, restart_after=args.restart_after, browser_pages=args.concurrency)
+    overrides = plan_settings(plan) | {
+        "FANGXIN_PROGRESS": False, "LOG_LEVEL": "ERROR", "CONCURRENT_REQUESTS": args.concurrency,
+        "FANGXIN_FRONTIER": os.path.join(os.path.dirname(os.path.abspath(args.db)), f"frontier-{args.mode}.sqlite"),
+    }
+    if args.mode == "nowarc":
+        overrides["ITEM_PIPELINES"] = {"pipelines.extract.ExtractPipeline": 100, "pipelines.flag.FlagPipeline": 200,
+                                       "crawlers.pipelines.HitScreenshot": 250, "pipelines.save.SavePipeline": 400}
+    settings = build_settings(args.db, overrides, render=render or args.mode == "shots")
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(PlanSpider)
+
+    def scraped(item, response=None, spider=None):
+        sampler.pages += 1
+
+    crawler.signals.connect(scraped, signal=signals.item_scraped)
+    process.crawl(crawler, plan=plan)
+    process.start()
+    return sampler.pages
+
+
+async def pw_loop(args, sampler) -> int:
+    from playwright.async_api import async_playwright
+
+    from crawlers.browser import launch_options
+
+    todo = urls(args.base, args.pages)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(**launch_options())
+        context = await browser.new_context()
+        queue = list(reversed(todo))
+
+        async def worker():
+            page = await context.new_page()
+            while queue:
+                url = queue.pop()
+                await page.goto(url, wait_until="networkidle")
+                await page.content()
+                sampler.pages += 1
+            await page.close()
+
+        await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+        await context.close()
+        await browser.close()
+    return sampler.pages
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m crawlers.bench")
+    parser.add_argument("mode", choices=["bare", "full", "nowarc", "shots", "render", "pwloop"])
+    parser.add_argument("--base", required=True)
+    parser.add_argument("--pages", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--db", default="bench.db")
+    parser.add_argument("--marks", default="", help="page counts at which to record memory, e.g. 200,2000")
+    parser.add_argument("--context-pages", type=int, default=100)
+    parser.add_argument("--restart-after", type=int, default=500)
+    args = parser.parse_args(argv)
+    marks = [int(m) for m in args.marks.split(",") if m]
+    with Sampler(marks) as sampler:
+        started = time.monotonic()
+        if args.mode == "bare":
+            pages = run_bare(args, sampler)
+        elif args.mode == "pwloop":
+            pages = asyncio.run(pw_loop(args, sampler))
+        else:
+            pages = run_plan_mode(args, sampler)
+        seconds = time.monotonic() - started
+    result = {"mode": args.mode, "pages": pages, "seconds": round(seconds, 2),
+              "pages_per_s": round(pages / seconds, 2) if seconds else 0.0, "peak_mb": round(sampler.peak, 1),
+              "memory_at": sampler.at}
+    if os.path.exists(args.db) and args.mode not in ("bare", "pwloop"):
+        evidence = os.path.join(os.path.dirname(os.path.abspath(args.db)), "warc")
+        size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(evidence) for f in fs)
+        result["db_mb"] = round(os.path.getsize(args.db) / 2**20, 2)
+        result["warc_mb"] = round(size / 2**20, 2)
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()
