@@ -1216,73 +1216,128 @@ class Store:
 
     def decide_hits(
         self, hit_id: int, state: str, actor: str, *, user_id: int | None = None, note: str | None = None,
-        assignee: str | None = None, lead_title: str | None = None, group: bool = True,
+        assignee: str | None = None, lead_title: str | Callable[[dict], str] | None = None, group: bool = True,
+        check: Callable[[dict], str | None] | None = None,
     ) -> dict:  # fmt: skip
         """A reviewer's verdict on a hit and (with `group`) every hit of the same fingerprint in the same state.
 
         One transaction: the hits' new state (and `assignee` if given), one decisions
         row per hit sharing a `batch_id`, one audit row per hit. With `lead_title`
         (a confirmation), the hits join the merchant's open lead (线索), or a new one
-        is registered with a 15-working-day verification deadline. Returns
-        {"batch_id", "hit_ids", "lead_id", "lead_created", "previous_state"}.
+        is registered with a 15-working-day verification deadline. `check(hit)` runs
+        inside the transaction on the hit as it is then (a dict with the hits columns,
+        `url`, `merchant_name`, `merchant_domain`); a returned message refuses the
+        decision with DecisionRefused, so a permission or state check cannot race
+        another reviewer. Returns {"batch_id", "hit_ids", "lead_id", "lead_created",
+        "previous_state"}.
         """
         if state not in HIT_STATES:
             raise StoreError(f"unknown hit state {state!r} (one of {', '.join(HIT_STATES)}) / 未知状态")
         with self.transaction() as conn:
-            row = conn.execute(
-                "SELECT h.state, h.fingerprint, h.merchant_id, c.url FROM hits h JOIN captures c ON c.id = h.capture_id "
-                "WHERE h.id = ?", (hit_id,),
-            ).fetchone()  # fmt: skip
-            if row is None:
+            hit = self._hit_for_decision(conn, hit_id)
+            if hit is None:
                 raise StoreError(f"no hit {hit_id} / 命中记录 {hit_id} 不存在")
-            previous, fingerprint, merchant_id, url = row
-            if group:
-                ids = [r[0] for r in conn.execute(
-                    "SELECT id FROM hits WHERE fingerprint = ? AND state = ? ORDER BY id", (fingerprint, previous))]
-            else:
-                ids = [hit_id]
-            now = utc_now()
-            lead_id, lead_created = None, False
-            if lead_title is not None:
-                lead_id = self._open_lead_for(conn, merchant_id, _domain(url))
-                if lead_id is None:
-                    due = add_working_days(dt.datetime.now(CST).date(), VERIFY_WORKING_DAYS).isoformat()
-                    cur = conn.execute(
-                        "INSERT INTO leads(title, merchant_id, source, state, created_by, due_at, created_at, "
-                        "updated_at) VALUES (?, ?, 'monitoring', 'registered', ?, ?, ?, ?)",
-                        (lead_title, merchant_id, actor, due, now, now),
-                    )
-                    lead_id, lead_created = int(cur.lastrowid), True
-                    self._append_audit(conn, actor, "lead.create", "lead", lead_id,
-                                       {"title": lead_title, "hits": ids, "due_at": due})  # fmt: skip
-                else:
-                    conn.execute("UPDATE leads SET updated_at = ? WHERE id = ?", (now, lead_id))
-                    self._append_audit(conn, actor, "lead.extend", "lead", lead_id, {"hits": ids})
-            batch_id = None
-            for hid in ids:
-                if assignee is not None:
-                    conn.execute("UPDATE hits SET state = ?, assignee = ?, updated_at = ? WHERE id = ?",
-                                 (state, assignee, now, hid))  # fmt: skip
-                else:
-                    conn.execute("UPDATE hits SET state = ?, updated_at = ? WHERE id = ?", (state, now, hid))
+            refusal = check(hit) if check is not None else None
+            if refusal:
+                raise DecisionRefused(refusal)
+            return self._decide_in(conn, hit, state, actor, user_id=user_id, note=note, assignee=assignee,
+                                   lead_title=lead_title, group=group, batch_id=None)  # fmt: skip
+
+    def decide_bulk(
+        self, hit_ids: list[int], state: str, actor: str, *, user_id: int | None = None, note: str | None = None,
+        assignee: str | None = None, lead_title: str | Callable[[dict], str] | None = None,
+        check: Callable[[dict], str | None] | None = None,
+    ) -> dict:  # fmt: skip
+        """One verdict on many hits (each with its fingerprint group), one transaction and one undo batch.
+
+        Each item is checked on its own with `check(hit)`; refused or missing items
+        are skipped and reported, never half-applied. Returns {"batch_id",
+        "applied": [{"hit_id", "hit_ids", "lead_id"}], "skipped": [{"hit_id", "reason"}]}.
+        """
+        if state not in HIT_STATES:
+            raise StoreError(f"unknown hit state {state!r} (one of {', '.join(HIT_STATES)}) / 未知状态")
+        applied: list[dict] = []
+        skipped: list[dict] = []
+        done: set[int] = set()
+        batch_id = None
+        with self.transaction() as conn:
+            for hit_id in dict.fromkeys(hit_ids):
+                if hit_id in done:
+                    continue  # decided with an earlier item of the same group
+                hit = self._hit_for_decision(conn, hit_id)
+                refusal = "not found" if hit is None else (check(hit) if check is not None else None)
+                if refusal:
+                    skipped.append({"hit_id": hit_id, "reason": refusal})
+                    continue
+                result = self._decide_in(conn, hit, state, actor, user_id=user_id, note=note, assignee=assignee,
+                                         lead_title=lead_title, group=True, batch_id=batch_id)  # fmt: skip
+                batch_id = result["batch_id"]
+                done.update(result["hit_ids"])
+                applied.append({"hit_id": hit_id, "hit_ids": result["hit_ids"], "lead_id": result["lead_id"]})
+        return {"batch_id": batch_id, "applied": applied, "skipped": skipped}
+
+    def _hit_for_decision(self, conn: sqlite3.Connection, hit_id: int) -> dict | None:
+        cur = conn.execute(
+            "SELECT h.*, c.url, m.name AS merchant_name, m.domain AS merchant_domain FROM hits h "
+            "JOIN captures c ON c.id = h.capture_id LEFT JOIN merchants m ON m.id = h.merchant_id WHERE h.id = ?",
+            (hit_id,),
+        )
+        row = cur.fetchone()
+        return dict(zip([c[0] for c in cur.description], row, strict=True)) if row is not None else None
+
+    def _decide_in(
+        self, conn: sqlite3.Connection, hit: dict, state: str, actor: str, *, user_id: int | None,
+        note: str | None, assignee: str | None, lead_title: str | Callable[[dict], str] | None, group: bool,
+        batch_id: int | None,
+    ) -> dict:  # fmt: skip
+        previous, merchant_id = hit["state"], hit["merchant_id"]
+        if group:
+            ids = [r[0] for r in conn.execute(
+                "SELECT id FROM hits WHERE fingerprint = ? AND state = ? ORDER BY id", (hit["fingerprint"], previous))]
+        else:
+            ids = [hit["id"]]
+        now = utc_now()
+        lead_id, lead_created = None, False
+        if lead_title is not None:
+            title = lead_title(hit) if callable(lead_title) else lead_title
+            lead_id = self._open_lead_for(conn, merchant_id, _domain(hit["url"]))
+            if lead_id is None:
+                due = add_working_days(dt.datetime.now(CST).date(), VERIFY_WORKING_DAYS).isoformat()
                 cur = conn.execute(
-                    "INSERT INTO decisions(hit_id, user_id, actor, verdict, previous_state, note, created_at, batch_id, "
-                    "lead_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (hid, user_id, actor, state, previous, note, now, batch_id, lead_id),
+                    "INSERT INTO leads(title, merchant_id, source, state, created_by, due_at, created_at, "
+                    "updated_at) VALUES (?, ?, 'monitoring', 'registered', ?, ?, ?, ?)",
+                    (title, merchant_id, actor, due, now, now),
                 )
-                if batch_id is None:
-                    batch_id = int(cur.lastrowid)
-                    conn.execute("UPDATE decisions SET batch_id = ? WHERE id = ?", (batch_id, batch_id))
-                if lead_id is not None:
-                    conn.execute("INSERT OR IGNORE INTO lead_hits(lead_id, hit_id) VALUES (?, ?)", (lead_id, hid))
-                detail = {"from": previous, "to": state, "note": note, "batch": batch_id}
-                if assignee is not None:
-                    detail["assignee"] = assignee
-                if lead_id is not None:
-                    detail["lead"] = lead_id
-                self._append_audit(conn, actor, "hit.state", "hit", hid, detail)
-            return {"batch_id": batch_id, "hit_ids": ids, "lead_id": lead_id, "lead_created": lead_created,
-                    "previous_state": previous}  # fmt: skip
+                lead_id, lead_created = int(cur.lastrowid), True
+                self._append_audit(conn, actor, "lead.create", "lead", lead_id,
+                                   {"title": title, "hits": ids, "due_at": due})  # fmt: skip
+            else:
+                conn.execute("UPDATE leads SET updated_at = ? WHERE id = ?", (now, lead_id))
+                self._append_audit(conn, actor, "lead.extend", "lead", lead_id, {"hits": ids})
+        for hid in ids:
+            if assignee is not None:
+                conn.execute("UPDATE hits SET state = ?, assignee = ?, updated_at = ? WHERE id = ?",
+                             (state, assignee, now, hid))  # fmt: skip
+            else:
+                conn.execute("UPDATE hits SET state = ?, updated_at = ? WHERE id = ?", (state, now, hid))
+            cur = conn.execute(
+                "INSERT INTO decisions(hit_id, user_id, actor, verdict, previous_state, note, created_at, batch_id, "
+                "lead_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (hid, user_id, actor, state, previous, note, now, batch_id, lead_id),
+            )
+            if batch_id is None:
+                batch_id = int(cur.lastrowid)
+                conn.execute("UPDATE decisions SET batch_id = ? WHERE id = ?", (batch_id, batch_id))
+            if lead_id is not None:
+                conn.execute("INSERT OR IGNORE INTO lead_hits(lead_id, hit_id) VALUES (?, ?)", (lead_id, hid))
+            detail = {"from": previous, "to": state, "note": note, "batch": batch_id}
+            if assignee is not None:
+                detail["assignee"] = assignee
+            if lead_id is not None:
+                detail["lead"] = lead_id
+            self._append_audit(conn, actor, "hit.state", "hit", hid, detail)
+        return {"batch_id": batch_id, "hit_ids": ids, "lead_id": lead_id, "lead_created": lead_created,
+                "previous_state": previous}  # fmt: skip
 
     def _open_lead_for(self, conn: sqlite3.Connection, merchant_id: int | None, domain: str) -> int | None:
         """The newest open lead for a merchant; without a merchant, for the same site (host)."""
@@ -1404,3 +1459,7 @@ class Store:
             "WHERE lh.lead_id = ? ORDER BY h.id",
             (lead_id,),
         )
+
+
+class DecisionRefused(StoreError):
+    """A triage decision refused by its check (state changed meanwhile, or not permitted)."""

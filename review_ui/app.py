@@ -22,7 +22,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from pipelines.store import CST, HIT_STATES, Store, StoreError, to_cst
+from pipelines.store import CST, HIT_STATES, DecisionRefused, Store, StoreError, to_cst
 from review_ui import security
 
 HERE = Path(__file__).resolve().parent
@@ -52,6 +52,14 @@ ACTIONS = {
 }
 OPEN_STATES = ("new", "triaged")
 MAX_REASON = 500
+MAX_BULK = 500
+# Why the store refused a decision (codes from the per-hit check) -> HTTP status and message.
+REFUSALS = {
+    "decided": (409, "该命中已有结论；如需更改，请先撤销。"),
+    "supervisor_only": (403, "该命中已上报主管，只能由主管决定。"),
+    "escalated": (409, "该命中已上报主管。"),
+    "not found": (404, "没有这条命中记录。"),
+}
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 CATEGORY_ZH = {
     "absolute_terms": "绝对化用语", "medical_health": "医疗健康", "health_food": "保健食品", "drug_device": "药品器械",
@@ -309,9 +317,31 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
             return refuse(request, session, 403, "您的角色无权执行此操作。")
         return session, user, form
 
-    def lead_title(hit: dict, merchant: dict | None, url: str) -> str:
-        who = (merchant or {}).get("name") or (merchant or {}).get("domain") or host_of(url) or "未知商家"
+    def lead_title(hit: dict) -> str:
+        who = hit.get("merchant_name") or hit.get("merchant_domain") or host_of(hit.get("url") or "") or "未知商家"
         return f"{who}：涉嫌{CATEGORY_ZH.get(hit['category'], hit['category'] or '违法')}广告"
+
+    def decision_check(action: str, role: str):
+        """The per-hit rules of a decision, run by the store inside its write transaction."""
+
+        def check(hit: dict) -> str | None:
+            if hit["state"] not in OPEN_STATES:
+                return "decided"
+            if hit["assignee"] == ESCALATED_TO and role not in SUPERVISOR_ROLES:
+                return "supervisor_only"
+            if action == "escalate" and hit["assignee"] == ESCALATED_TO:
+                return "escalated"
+            return None
+
+        return check
+
+    def read_reason(form, required: bool) -> tuple[str, str | None]:
+        reason = str(form.get("reason") or "").strip()
+        if len(reason) > MAX_REASON:
+            return reason, f"理由不能超过 {MAX_REASON} 字。"
+        if required and not reason:
+            return reason, "必须填写理由。"
+        return reason, None
 
     async def decide(request: Request):
         auth = await authorize(request, DECIDE_ROLES)
@@ -326,30 +356,21 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
             hit_id = int(request.path_params["hit_id"])
         except ValueError:
             return refuse(request, session, 404, "没有这条命中记录。")
-        reason = str(form.get("reason") or "").strip()
-        if len(reason) > MAX_REASON:
-            return refuse(request, session, 400, f"理由不能超过 {MAX_REASON} 字。")
-        if action == "false-positive" and not reason:
-            return refuse(request, session, 400, "标记误报必须填写理由。")
+        reason, problem = read_reason(form, required=action == "false-positive")
+        if problem:
+            return refuse(request, session, 400, "标记误报必须填写理由。" if not reason else problem)
         s = store()
         try:
-            hit = s.get_hit(hit_id)
-            if not hit:
+            try:
+                result = s.decide_hits(hit_id, state, user["username"], user_id=user["id"], note=reason or None,
+                                       assignee=ESCALATED_TO if action == "escalate" else None,
+                                       lead_title=lead_title if action == "confirm" else None,
+                                       check=decision_check(action, user["role"]))  # fmt: skip
+            except DecisionRefused as refused:
+                status, message = REFUSALS.get(str(refused), (409, str(refused)))
+                return refuse(request, session, status, message)
+            except StoreError:
                 return refuse(request, session, 404, "没有这条命中记录。")
-            if hit["state"] not in OPEN_STATES:
-                return refuse(request, session, 409, "该命中已有结论；如需更改，请先撤销。")
-            if hit["assignee"] == ESCALATED_TO and user["role"] not in SUPERVISOR_ROLES:
-                return refuse(request, session, 403, "该命中已上报主管，只能由主管决定。")
-            if action == "escalate" and hit["assignee"] == ESCALATED_TO:
-                return refuse(request, session, 409, "该命中已上报主管。")
-            title = None
-            if action == "confirm":
-                capture = s.get_capture(hit["capture_id"]) or {}
-                merchant = s.get_merchant(hit["merchant_id"]) if hit["merchant_id"] else None
-                title = lead_title(hit, merchant, capture.get("final_url") or capture.get("url") or "")
-            result = s.decide_hits(hit_id, state, user["username"], user_id=user["id"], note=reason or None,
-                                   assignee=ESCALATED_TO if action == "escalate" else None,
-                                   lead_title=title)  # fmt: skip
             next_hit = None
             if not wants_json(request):
                 nxt = load_queue(s, {"state": "open"}, 1)
@@ -364,6 +385,42 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
         if form.get("from") == "detail" and next_hit is not None:
             return with_session(RedirectResponse(f"/hit/{next_hit}", status_code=303), session)
         return with_session(RedirectResponse("/queue", status_code=303), session)
+
+    async def bulk(request: Request):
+        """One decision on the selected queue rows: a reason is required, each item is checked on its own,
+        and the skipped ones are reported."""
+        auth = await authorize(request, DECIDE_ROLES)
+        if isinstance(auth, Response):
+            return auth
+        session, user, form = auth
+        action = str(form.get("action") or "")
+        if action not in ACTIONS:
+            return refuse(request, session, 400, "请选择批量操作。")
+        reason, problem = read_reason(form, required=True)
+        if problem:
+            return refuse(request, session, 400, "批量操作" + problem)
+        ids = [int(v) for v in form.getlist("hit") if str(v).isdigit()]
+        if not ids:
+            return refuse(request, session, 400, "请至少选择一条命中。")
+        if len(ids) > MAX_BULK:
+            return refuse(request, session, 400, f"一次最多处理 {MAX_BULK} 条。")
+        state, done = ACTIONS[action]
+        s = store()
+        try:
+            result = s.decide_bulk(ids, state, user["username"], user_id=user["id"], note=reason,
+                                   assignee=ESCALATED_TO if action == "escalate" else None,
+                                   lead_title=lead_title if action == "confirm" else None,
+                                   check=decision_check(action, user["role"]))  # fmt: skip
+        finally:
+            s.close()
+        skipped = [{"hit_id": item["hit_id"], "reason": REFUSALS.get(item["reason"], (409, item["reason"]))[1]}
+                   for item in result["skipped"]]  # fmt: skip
+        applied = result["applied"]
+        if wants_json(request):
+            return with_session(JSONResponse({"ok": True, "action": action, "state": state, "applied": applied,
+                                              "skipped": skipped}), session)  # fmt: skip
+        return with_session(render("bulk.html", session=session, action_label=done, applied=applied,
+                                   skipped=skipped, reason=reason), session)  # fmt: skip
 
     async def undo(request: Request):
         auth = await authorize(request, DECIDE_ROLES)
@@ -429,6 +486,7 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
         Route("/queue", queue),
         Route("/hit/{hit_id}", hit_detail),
         Route("/hit/{hit_id}/{action}", decide, methods=["POST"]),
+        Route("/bulk", bulk, methods=["POST"]),
         Route("/undo", undo, methods=["POST"]),
         Route("/leads", leads),
         Route("/lead/{lead_id}", lead_detail),

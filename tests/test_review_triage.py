@@ -87,7 +87,7 @@ class Session:
     def post(self, path: str, fields: dict | None = None, csrf: str | None = None, as_json: bool = True):
         data = dict(fields or {})
         data["csrf"] = self.csrf if csrf is None else csrf
-        req = urllib.request.Request(self.base + path, data=urllib.parse.urlencode(data).encode(), method="POST")
+        req = urllib.request.Request(self.base + path, data=urllib.parse.urlencode(data, doseq=True).encode(), method="POST")
         if as_json:
             req.add_header("Accept", "application/json")
         try:
@@ -331,3 +331,30 @@ def test_working_day_countdown():
     assert deadline_info("2026-11-26", dt.date(2026, 11, 30)) == {
         "due": "2026-11-26", "left": -2, "overdue": True, "label": "已超期 2 个工作日"}
     assert deadline_info(None) is None and deadline_info("garbage") is None
+
+
+def test_bulk_action_needs_a_reason_checks_each_item_and_reports_the_skipped(server, db_path):
+    a, b, c, d = seed(db_path, PAGES)
+    wang, zhao = Session(server, "wang"), Session(server, "zhao")
+    assert wang.post(f"/hit/{c}/skip")[0] == 200  # already decided
+    assert wang.post(f"/hit/{d}/escalate")[0] == 200  # only a supervisor may decide it now
+
+    status, data, _ = wang.post("/bulk", {"action": "false-positive", "hit": [a, b]})
+    assert status == 400 and "理由" in data["error"]
+    assert Session(server, "sun").post("/bulk", {"action": "skip", "reason": "r", "hit": [a]})[0] == 403
+    assert wang.post("/bulk", {"action": "skip", "reason": "r", "hit": [a]}, csrf="forged")[0] == 403
+
+    status, data, _ = wang.post("/bulk", {"action": "false-positive", "reason": "示例页面", "hit": [a, b, c, d, 999]})
+    assert status == 200 and [x["hit_id"] for x in data["applied"]] == [a, b]
+    assert {x["hit_id"]: x["reason"] for x in data["skipped"]} == {
+        c: "该命中已有结论；如需更改，请先撤销。", d: "该命中已上报主管，只能由主管决定。", 999: "没有这条命中记录。"}
+    assert [hit_state(db_path, i) for i in (a, b)] == ["false_positive"] * 2
+    assert db_rows(db_path, "SELECT COUNT(DISTINCT batch_id) FROM decisions WHERE hit_id IN (?, ?)", (a, b)) == [(1,)]
+
+    # the HTML form reports the same way, and the supervisor may decide the escalated hit
+    status, page, _ = zhao.post("/bulk", {"action": "confirm", "reason": "证据充分", "hit": [c, d]}, as_json=False)
+    assert status == 200 and "已处理 1 项" in page and "跳过 1 项" in page
+    assert f'data-skipped-id="{c}"' in page and hit_state(db_path, d) == "confirmed"
+
+    assert wang.post("/undo")[1]["hit_ids"] == [a, b]  # a bulk action is undone as one
+    assert [hit_state(db_path, i) for i in (a, b)] == ["new", "new"]

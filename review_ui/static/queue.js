@@ -1,6 +1,7 @@
 // Keyboard triage in the queue.
 //   j/k move the selection, Enter opens the hit,
-//   a confirm, x false positive (asks for a reason), s skip, e escalate, u undo, ? help.
+//   a confirm, x false positive (asks for a reason), s skip, e escalate, u undo,
+//   m mark the row for a bulk action, ? help.
 // Decisions are POSTed with the session's CSRF token; the server checks every permission.
 // No crawled text is ever inserted here: the page is rendered escaped by the server and
 // this script only sets textContent from the server's own JSON messages.
@@ -139,5 +140,9 @@
     else if (key === "s") decide("skip");
     else if (key === "e") decide("escalate");
     else if (key === "u") undo();
+    else if (key === "m" && rows.length) {
+      const box = rows[current].querySelector('input[type="checkbox"]');
+      if (box) box.checked = !box.checked;
+    }
   });
 })();
