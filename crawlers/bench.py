@@ -11,7 +11,7 @@ Modes:
     pwloop    a bare Playwright loop over the same pages (the rendering baseline)
 
 Prints one JSON line: pages, seconds, pages_per_s, peak_mb (PSS of this process and
-its Chromium), and for `render`/`pwloop` memory samples by page count.
+its Chromium), and memory samples by page count (--marks).
 """
 
 from __future__ import annotations
@@ -26,9 +26,15 @@ import time
 
 import psutil
 
+TAG = "FANGXIN_BENCH_TAG"
+
 
 def tree_mb(root: int) -> float:
-    """PSS (falling back to RSS) of `root`, its descendants and any Chromium it started, in MB."""
+    """PSS (falling back to RSS) of `root` and every process that inherited its tag, in MB.
+
+    Chromium's zygote and renderers re-parent to PID 1, so a process tree misses them;
+    they keep the environment, and the tag set in main() finds exactly ours."""
+    tag = os.environ.get(TAG, "")
     procs = {}
     try:
         top = psutil.Process(root)
@@ -37,10 +43,15 @@ def tree_mb(root: int) -> float:
             procs[child.pid] = child
     except psutil.Error:
         return 0.0
-    start = top.create_time() - 1
-    for proc in psutil.process_iter(["name", "create_time"]):  # Chromium's zygote re-parents to PID 1
-        if "chrom" in (proc.info.get("name") or "") and (proc.info.get("create_time") or 0) >= start:
-            procs.setdefault(proc.pid, proc)
+    for proc in psutil.process_iter(["name"]):
+        name = proc.info.get("name") or ""
+        if proc.pid in procs or not ("chrom" in name or "node" in name or "playwright" in name):
+            continue
+        try:
+            if tag and proc.environ().get(TAG) == tag:
+                procs[proc.pid] = proc
+        except psutil.Error:
+            continue
     total = 0
     for proc in procs.values():
         try:
@@ -182,6 +193,7 @@ def main(argv=None) -> None:
     parser.add_argument("--context-pages", type=int, default=100)
     parser.add_argument("--restart-after", type=int, default=500)
     args = parser.parse_args(argv)
+    os.environ[TAG] = f"{os.getpid()}-{time.time()}"  # inherited by Chromium, see tree_mb()
     marks = [int(m) for m in args.marks.split(",") if m]
     with Sampler(marks) as sampler:
         started = time.monotonic()
