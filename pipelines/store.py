@@ -373,12 +373,36 @@ CREATE INDEX decisions_actor ON decisions(actor, id);
 CREATE INDEX leads_merchant ON leads(merchant_id, state);
 """
 
+M6_LEAD_WORKFLOW = """
+ALTER TABLE leads ADD COLUMN filing_request TEXT;
+ALTER TABLE leads ADD COLUMN officers TEXT;
+ALTER TABLE leads ADD COLUMN filed_at TEXT;
+ALTER TABLE leads ADD COLUMN decision_due_at TEXT;
+ALTER TABLE leads ADD COLUMN verify_extended INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE leads ADD COLUMN supervised_due_at TEXT;
+ALTER TABLE leads ADD COLUMN supervised_by TEXT;
+CREATE TABLE lead_events (
+    id INTEGER PRIMARY KEY,
+    lead_id INTEGER NOT NULL REFERENCES leads(id),
+    action TEXT NOT NULL,
+    from_state TEXT,
+    to_state TEXT,
+    actor TEXT NOT NULL,
+    reason TEXT,
+    legal_basis TEXT,
+    detail TEXT,
+    at TEXT NOT NULL
+);
+CREATE INDEX lead_events_lead ON lead_events(lead_id, id);
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables", M1_CORE),
     (2, "full-text search over captures (FTS5, trigram)", M2_FTS),
     (3, "recrawl observations, run chain heads, RFC 3161 timestamps", M3_RECRAWL_TIMESTAMPS),
     (4, "review queue indexes", M4_QUEUE_INDEXES),
     (5, "triage decisions: batches, undo, lead links", M5_TRIAGE_UNDO),
+    (6, "lead workflow: transitions, filing approval, officers, clocks, 挂牌督办", M6_LEAD_WORKFLOW),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -1458,6 +1482,87 @@ class Store:
             "FROM lead_hits lh JOIN hits h ON h.id = lh.hit_id JOIN captures c ON c.id = h.capture_id "
             "WHERE lh.lead_id = ? ORDER BY h.id",
             (lead_id,),
+        )
+
+    # ----------------------------------------------------------------- lead workflow
+
+    LEAD_MUTABLE = frozenset({
+        "state", "due_at", "filing_request", "officers", "filed_at", "decision_due_at", "verify_extended",
+        "supervised_due_at", "supervised_by", "assignee", "note",
+    })  # fmt: skip
+
+    def transition_lead(
+        self, lead_id: int, action: str, actor: str, *, to_state: str | None = None, reason: str | None = None,
+        legal_basis: str | None = None, updates: Mapping[str, Any] | Callable[[dict], Mapping[str, Any]] | None = None,
+        detail: Any = None,
+        check: Callable[[dict], str | None] | None = None,
+    ) -> dict:  # fmt: skip
+        """One step of a lead's workflow: who, when, why and the legal basis, in one transaction.
+
+        `check(lead)` runs inside the transaction on the lead as it is then (its
+        columns, `officers` and `filing_request` decoded); a returned message
+        refuses the step with DecisionRefused. `updates` (a mapping, or a function
+        of the current lead returning one) sets columns from LEAD_MUTABLE
+        (JSON-encoded when not a string or number). Writes a lead_events row and
+        an audit row. Returns the lead after the step.
+        """
+        with self.transaction() as conn:
+            cur = conn.execute("SELECT * FROM leads WHERE id = ?", (lead_id,))
+            row = cur.fetchone()
+            if row is None:
+                raise StoreError(f"no lead {lead_id} / 线索 {lead_id} 不存在")
+            lead = self._decode_lead(dict(zip([c[0] for c in cur.description], row, strict=True)))
+            refusal = check(lead) if check is not None else None
+            if refusal:
+                raise DecisionRefused(refusal)
+            now = utc_now()
+            changes = dict((updates(lead) if callable(updates) else updates) or {})
+            bad = set(changes) - self.LEAD_MUTABLE
+            if bad:
+                raise StoreError(f"lead columns not changeable: {sorted(bad)}")
+            applied = dict(changes)
+            if to_state is not None:
+                changes["state"] = to_state
+            changes["updated_at"] = now
+            values = [v if v is None or isinstance(v, (str, int, float)) else _json(v) for v in changes.values()]
+            assignments = ", ".join(f"{k} = ?" for k in changes)  # keys checked against LEAD_MUTABLE above
+            conn.execute(f"UPDATE leads SET {assignments} WHERE id = ?", (*values, lead_id))  # noqa: S608
+            conn.execute(
+                "INSERT INTO lead_events(lead_id, action, from_state, to_state, actor, reason, legal_basis, detail, at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (lead_id, action, lead["state"], to_state or lead["state"], actor, reason, legal_basis,
+                 _json(detail), now),
+            )  # fmt: skip
+            self._append_audit(conn, actor, f"lead.{action}", "lead", lead_id, {
+                "from": lead["state"], "to": to_state or lead["state"], "reason": reason, "legal_basis": legal_basis,
+                "changes": applied, "detail": detail,
+            })  # fmt: skip
+        return self.get_lead_full(lead_id)
+
+    @staticmethod
+    def _decode_lead(row: dict) -> dict:
+        row["officers"] = _loads(row.get("officers"), [])
+        row["filing_request"] = _loads(row.get("filing_request"))
+        return row
+
+    def get_lead_full(self, lead_id: int) -> dict | None:
+        """A lead with its workflow columns decoded, its hit ids and its events (oldest first)."""
+        lead = self.get_lead(lead_id)
+        if lead is None:
+            return None
+        lead = self._decode_lead(lead)
+        lead["events"] = self._all("SELECT * FROM lead_events WHERE lead_id = ? ORDER BY id", (lead_id,))
+        for event in lead["events"]:
+            event["detail"] = _loads(event["detail"])
+        return lead
+
+    def active_users(self, roles: tuple[str, ...] | list[str]) -> list[dict]:
+        """Active accounts with one of `roles` (username, display name, role), by username."""
+        marks = ", ".join("?" for _ in roles)
+        return self._all(
+            f"SELECT username, display_name, role FROM users WHERE active = 1 AND role IN ({marks}) "  # noqa: S608
+            "ORDER BY username",
+            list(roles),
         )
 
 

@@ -23,7 +23,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from pipelines.store import CST, HIT_STATES, DecisionRefused, Store, StoreError, to_cst
-from review_ui import security
+from review_ui import security, workflow
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "fangxin_session"
@@ -90,8 +90,11 @@ def working_days_left(due: dt.date, today: dt.date) -> int:
     return count
 
 
-def deadline_info(due_at: str | None, today: dt.date | None = None) -> dict | None:
-    """The countdown shown for a deadline: {"due", "left", "overdue", "label"}."""
+def deadline_info(due_at: str | None, today: dt.date | None = None, calendar: bool = False) -> dict | None:
+    """The countdown shown for a deadline: {"due", "left", "overdue", "label"}.
+
+    Working days by default (核查); `calendar` counts calendar days (the 90-day decision clock).
+    """
     if not due_at:
         return None
     try:
@@ -99,13 +102,14 @@ def deadline_info(due_at: str | None, today: dt.date | None = None) -> dict | No
     except ValueError:
         return None
     today = today or dt.datetime.now(CST).date()
-    left = working_days_left(due, today)
+    left = (due - today).days if calendar else working_days_left(due, today)
+    unit = "天" if calendar else "个工作日"
     if left < 0:
-        label = f"已超期 {-left} 个工作日"
+        label = f"已超期 {-left} {unit}"
     elif left == 0:
         label = "今日到期"
     else:
-        label = f"剩余 {left} 个工作日"
+        label = f"剩余 {left} {unit}"
     return {"due": due.isoformat(), "left": left, "overdue": left < 0, "label": label}
 
 
@@ -448,7 +452,7 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
         if session is None:
             return RedirectResponse("/login", status_code=303)
         show = request.query_params.get("state") or "open"
-        states = {"open": ("registered", "verifying"), "all": None}.get(show, (show,) if show in LEAD_STATE_ZH else None)
+        states = {"open": workflow.OPEN_LEAD_STATES, "all": None}.get(show, (show,) if show in LEAD_STATE_ZH else None)
         s = store()
         try:
             rows = s.list_leads(states)
@@ -466,14 +470,57 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
             return render("error.html", status=404, session=session, message="没有这条线索。")
         s = store()
         try:
-            lead = s.get_lead(lead_id)
+            lead = s.get_lead_full(lead_id)
             hits = s.lead_hits_detail(lead_id) if lead else []
             merchant = s.get_merchant(lead["merchant_id"]) if lead and lead["merchant_id"] else None
+            officers = s.active_users(workflow.OFFICER_ROLES)
         finally:
             s.close()
         if not lead:
             return render("error.html", status=404, session=session, message="没有这条线索。")
-        return with_session(render("lead.html", lead=lead, hits=hits, merchant=merchant, session=session), session)
+        steps = workflow.available(lead, session.get("role", ""), session.get("user", ""))
+        return with_session(render("lead.html", lead=lead, hits=hits, merchant=merchant, session=session,
+                                   steps=steps, officers=officers, wf=workflow,
+                                   error=request.query_params.get("error")), session)  # fmt: skip
+
+    async def lead_step(request: Request):
+        """One workflow step on a lead; role, state and approval rules checked on the server."""
+        name = request.path_params["action"]
+        if name not in workflow.STEPS:
+            return refuse(request, session_of(request), 404, "没有这个操作。")
+        auth = await authorize(request, workflow.STEPS[name].roles)
+        if isinstance(auth, Response):
+            return auth
+        session, user, form = auth
+        try:
+            lead_id = int(request.path_params["lead_id"])
+        except ValueError:
+            return refuse(request, session, 404, "没有这条线索。")
+        s = store()
+        try:
+            names = {u["username"] for u in s.active_users(workflow.OFFICER_ROLES)}
+            values, problem = workflow.validate(name, form, names)
+            if problem:
+                return refuse(request, session, 400, problem)
+            step = workflow.STEPS[name]
+            try:
+                lead = s.transition_lead(
+                    lead_id, name, user["username"], to_state=step.to_state, reason=values["reason"],
+                    legal_basis=values["basis"],
+                    updates=lambda current: workflow.updates_for(name, current, user["username"], values),
+                    detail={k: values[k] for k in ("officers", "date") if values.get(k)} or None,
+                    check=lambda current: workflow.check(name, current, user["role"], user["username"]),
+                )
+            except DecisionRefused as refused:
+                return refuse(request, session, 409, str(refused))
+            except StoreError:
+                return refuse(request, session, 404, "没有这条线索。")
+        finally:
+            s.close()
+        if wants_json(request):
+            return with_session(JSONResponse({"ok": True, "state": lead["state"],
+                                              "label": LEAD_STATE_ZH.get(lead["state"], lead["state"])}), session)
+        return with_session(RedirectResponse(f"/lead/{lead_id}", status_code=303), session)
 
     async def home(request: Request):
         return RedirectResponse("/queue", status_code=303)
@@ -490,6 +537,7 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
         Route("/undo", undo, methods=["POST"]),
         Route("/leads", leads),
         Route("/lead/{lead_id}", lead_detail),
+        Route("/lead/{lead_id}/{action}", lead_step, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])

@@ -314,7 +314,7 @@ def test_confirming_creates_then_extends_the_merchants_lead_with_its_deadline(se
         late = store.create_lead("逾期线索", [], "test", due_at="2026-01-05")
     finally:
         store.close()
-    assert re.search(r'class="overdue">2026-01-05<br>已超期 \d+ 个工作日', wang.get("/leads"))
+    assert re.search(r'class="overdue">核查 2026-01-05<br>已超期 \d+ 个工作日', wang.get("/leads"))
     assert 'class="overdue"' in wang.get(f"/lead/{late}")
     with pytest.raises(urllib.error.HTTPError) as missing:
         wang.opener.open(server + "/lead/99999")
