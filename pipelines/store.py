@@ -1565,6 +1565,39 @@ class Store:
             list(roles),
         )
 
+    # ----------------------------------------------------------------- audit and history views
+
+    def audit_page(
+        self, *, actor: str | None = None, action: str | None = None, object_type: str | None = None,
+        object_id: str | None = None, before_id: int | None = None, limit: int = 100,
+    ) -> list[dict]:  # fmt: skip
+        """Audit-log rows, newest first, filtered by exact values; `before_id` pages back. Details decoded."""
+        where, params = [], []
+        for column, value in (("actor", actor), ("action", action), ("object_type", object_type),
+                              ("object_id", object_id)):  # fmt: skip
+            if value:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if before_id:
+            where.append("id < ?")
+            params.append(int(before_id))
+        rows = self._all(
+            "SELECT id, at, actor, action, object_type, object_id, detail, chain_hash FROM audit_log"  # noqa: S608
+            + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC LIMIT ?",
+            [*params, int(limit)],
+        )
+        for row in rows:
+            row["detail"] = _loads(row["detail"])
+        return rows
+
+    def hit_history(self, hit_id: int) -> list[dict]:
+        """A hit's decisions, oldest first (with undo links)."""
+        return self._all(
+            "SELECT id, actor, verdict, previous_state, note, created_at, batch_id, undo_of, undone_at, lead_id "
+            "FROM decisions WHERE hit_id = ? ORDER BY id",
+            (hit_id,),
+        )
+
 
 class DecisionRefused(StoreError):
     """A triage decision refused by its check (state changed meanwhile, or not permitted)."""

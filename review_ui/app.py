@@ -7,6 +7,7 @@ It reads and writes the store only through `pipelines.store.Store`.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import time
 from pathlib import Path
@@ -53,6 +54,8 @@ ACTIONS = {
 OPEN_STATES = ("new", "triaged")
 MAX_REASON = 500
 MAX_BULK = 500
+AUDIT_ROLES = frozenset({"auditor", "supervisor", "admin"})
+AUDIT_PAGE = 100
 # Why the store refused a decision (codes from the per-hit check) -> HTTP status and message.
 REFUSALS = {
     "decided": (409, "该命中已有结论；如需更改，请先撤销。"),
@@ -145,9 +148,10 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
     templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
     templates.globals.update(SEVERITY_ZH=SEVERITY_ZH, STATE_ZH=STATE_ZH, CATEGORY_ZH=CATEGORY_ZH,
                              LEAD_STATE_ZH=LEAD_STATE_ZH, ROLE_ZH=ROLE_ZH, DECIDE_ROLES=DECIDE_ROLES,
-                             ESCALATED_TO=ESCALATED_TO)  # fmt: skip
+                             ESCALATED_TO=ESCALATED_TO, AUDIT_ROLES=AUDIT_ROLES)  # fmt: skip
     templates.filters["cst"] = to_cst
     templates.filters["deadline"] = deadline_info
+    templates.filters["jsontext"] = lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True)  # escaped on output
     signer = URLSafeTimedSerializer(secret or security.new_token(), salt="fangxin-session")
 
     def store() -> Store:
@@ -206,6 +210,11 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
         return with_session(RedirectResponse("/queue", status_code=303), data)
 
     async def logout(request: Request):
+        session = session_of(request)
+        if session is not None:
+            form = await request.form()
+            if not security.same_token(str(form.get("csrf") or ""), session.get("csrf")):
+                return render("error.html", status=403, session=session, message="请求校验失败（CSRF），请刷新页面后重试。")
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE)
         return response
@@ -277,6 +286,7 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
         try:
             hit = s.get_hit(hit_id)
             capture = s.get_capture(hit["capture_id"]) if hit else None
+            history = s.hit_history(hit_id) if hit else []
         finally:
             s.close()
         if not hit or not capture:
@@ -287,7 +297,7 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
             hit["assignee"] != ESCALATED_TO or session.get("role") in SUPERVISOR_ROLES)
         return with_session(render("hit.html", hit=hit, capture=capture, session=session, before=before,
                                    matched=matched, after=after, captured_cst=to_cst(capture["fetched_at"]),
-                                   can_decide=can_decide), session)  # fmt: skip
+                                   can_decide=can_decide, history=history), session)  # fmt: skip
 
     def wants_json(request: Request) -> bool:
         return "application/json" in request.headers.get("accept", "")
@@ -522,6 +532,28 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
                                               "label": LEAD_STATE_ZH.get(lead["state"], lead["state"])}), session)
         return with_session(RedirectResponse(f"/lead/{lead_id}", status_code=303), session)
 
+    async def audit(request: Request):
+        """The audit log, read-only, for auditors, supervisors and admins."""
+        session = session_of(request)
+        if session is None:
+            return RedirectResponse("/login", status_code=303)
+        if session.get("role") not in AUDIT_ROLES:
+            return render("error.html", status=403, session=session, message="您的角色无权查看审计日志。")
+        q = request.query_params
+        filters = {k: (q.get(k) or "").strip()[:100] or None for k in ("actor", "action", "object_type", "object_id")}
+        before = int(q["before"]) if (q.get("before") or "").isdigit() else None
+        s = store()
+        try:
+            rows = s.audit_page(**filters, before_id=before, limit=AUDIT_PAGE + 1)
+            report = s.verify_audit() if q.get("verify") == "1" else None
+        finally:
+            s.close()
+        more = len(rows) > AUDIT_PAGE
+        rows = rows[:AUDIT_PAGE]
+        query = {k: v for k, v in filters.items() if v}
+        return with_session(render("audit.html", session=session, rows=rows, filters=filters, report=report,
+                                   more=more, query=query), session)  # fmt: skip
+
     async def home(request: Request):
         return RedirectResponse("/queue", status_code=303)
 
@@ -536,6 +568,7 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
         Route("/bulk", bulk, methods=["POST"]),
         Route("/undo", undo, methods=["POST"]),
         Route("/leads", leads),
+        Route("/audit", audit),
         Route("/lead/{lead_id}", lead_detail),
         Route("/lead/{lead_id}/{action}", lead_step, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -358,3 +358,28 @@ def test_bulk_action_needs_a_reason_checks_each_item_and_reports_the_skipped(ser
 
     assert wang.post("/undo")[1]["hit_ids"] == [a, b]  # a bulk action is undone as one
     assert [hit_state(db_path, i) for i in (a, b)] == ["new", "new"]
+
+
+def test_audit_log_is_readable_by_auditors_only_and_verifies_its_chain(server, db_path):
+    (a,) = seed(db_path, [{"url": "http://a.shop.test/1", "match": "<b>最佳</b>", "merchant": "甲商店"}])
+    wang = Session(server, "wang")
+    wang.post(f"/hit/{a}/false-positive", {"reason": "<script>alert(1)</script>专有名词"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        wang.opener.open(server + "/audit")
+    assert refused.value.code == 403 and "审计日志" not in wang.get("/queue").split("<main>")[0]
+    sun = Session(server, "sun")
+    assert 'href="/audit"' in sun.get("/queue")
+    page = sun.get("/audit?object_type=hit")
+    assert f'<a href="/hit/{a}">命中 #{a}</a>' in page and "hit.state" in page and "user.add" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;专有名词" in page and "<script>alert(1)" not in page
+    assert "哈希链完整" in sun.get("/audit?verify=1")
+    assert "专有名词" in wang.get(f"/hit/{a}") and "审核记录" in wang.get(f"/hit/{a}")
+
+
+def test_logout_needs_the_csrf_token(server):
+    wang = Session(server, "wang")
+    status, page, _ = wang.post("/logout", csrf="forged", as_json=False)
+    assert status == 403
+    assert "审核队列" in wang.get("/queue")  # still logged in
+    status, page, url = wang.post("/logout", as_json=False)
+    assert url.endswith("/login")
