@@ -16,8 +16,9 @@ PLAN = """name: resume
 sector: ecommerce
 seeds: [${SANDBOX}/shop/]
 links:
+  follow: ['/shop/']
   deny: [/shop/files/]
-sampling: {max_pages: 36, max_depth: 3}
+sampling: {max_pages: 500, max_depth: 3}    # no cap binds: the crawled set does not depend on order
 render: static
 browser: {screenshots: none}
 """
