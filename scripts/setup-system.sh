@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages Fangxin Watch needs, only when they are missing.
-# 安装系统依赖（仅在缺失时）：Chromium、chromium-headless-shell、中文字体、Redis、OpenSSL。
+# 安装系统依赖（仅在缺失时）：Chromium、chromium-headless-shell、中文字体、Redis、OpenSSL、ffmpeg。
 set -euo pipefail
 
 need=()
@@ -9,6 +9,7 @@ need=()
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v fc-list >/dev/null 2>&1 || need+=(fontconfig)
 
 [ ${#need[@]} -eq 0 ] && exit 0
