@@ -1598,6 +1598,49 @@ class Store:
             (hit_id,),
         )
 
+    # ----------------------------------------------------------------- merchants (review UI)
+
+    def merchant_hit_counts(self, merchant_id: int | None = None) -> list[dict]:
+        """Hit counts per merchant, severity, state and capture day (UTC date), for risk scores and charts."""
+        where, params = "h.merchant_id IS NOT NULL", []
+        if merchant_id is not None:
+            where, params = "h.merchant_id = ?", [merchant_id]
+        return self._all(
+            "SELECT h.merchant_id, h.severity, h.state, substr(h.captured_at, 1, 10) AS day, "  # noqa: S608
+            "COUNT(*) AS n, COUNT(DISTINCT h.rule) AS rules FROM hits h "
+            f"WHERE {where} GROUP BY h.merchant_id, h.severity, h.state, day",
+            params,
+        )
+
+    def merchant_lead_counts(self) -> dict[int, dict[str, int]]:
+        """Per merchant: number of leads by state."""
+        out: dict[int, dict[str, int]] = {}
+        for r in self._all("SELECT merchant_id, state, COUNT(*) AS n FROM leads WHERE merchant_id IS NOT NULL "
+                           "GROUP BY merchant_id, state"):  # fmt: skip
+            out.setdefault(r["merchant_id"], {})[r["state"]] = r["n"]
+        return out
+
+    def merchants_by_id(self, ids: list[int]) -> dict[int, dict]:
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        return {r["id"]: r for r in self._all(f"SELECT * FROM merchants WHERE id IN ({marks})", ids)}  # noqa: S608
+
+    def merchant_hits(self, merchant_id: int, limit: int = 200) -> list[dict]:
+        """A merchant's hits, newest first, with their page URL."""
+        return self._all(
+            "SELECT h.id, h.rule, h.category, h.severity, h.law, h.field, h.match, h.state, h.captured_at, c.url "
+            "FROM hits h JOIN captures c ON c.id = h.capture_id WHERE h.merchant_id = ? ORDER BY h.id DESC LIMIT ?",
+            (merchant_id, int(limit)),
+        )
+
+    def merchant_leads(self, merchant_id: int) -> list[dict]:
+        return self._all(
+            "SELECT l.*, (SELECT COUNT(*) FROM lead_hits lh WHERE lh.lead_id = l.id) AS hit_count FROM leads l "
+            "WHERE l.merchant_id = ? ORDER BY l.id DESC",
+            (merchant_id,),
+        )
+
 
 class DecisionRefused(StoreError):
     """A triage decision refused by its check (state changed meanwhile, or not permitted)."""

@@ -24,7 +24,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from pipelines.store import CST, HIT_STATES, DecisionRefused, Store, StoreError, to_cst
-from review_ui import security, workflow
+from review_ui import risk, security, workflow
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "fangxin_session"
@@ -56,6 +56,7 @@ MAX_REASON = 500
 MAX_BULK = 500
 AUDIT_ROLES = frozenset({"auditor", "supervisor", "admin"})
 AUDIT_PAGE = 100
+MERCHANT_PAGE = 200
 # Why the store refused a decision (codes from the per-hit check) -> HTTP status and message.
 REFUSALS = {
     "decided": (409, "该命中已有结论；如需更改，请先撤销。"),
@@ -532,6 +533,45 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
                                               "label": LEAD_STATE_ZH.get(lead["state"], lead["state"])}), session)
         return with_session(RedirectResponse(f"/lead/{lead_id}", status_code=303), session)
 
+    async def merchants(request: Request):
+        """Merchants ranked by risk score (the basis for 行政约谈)."""
+        session = session_of(request)
+        if session is None:
+            return RedirectResponse("/login", status_code=303)
+        s = store()
+        try:
+            ranked = risk.scores(s.merchant_hit_counts(), s.merchant_lead_counts(), workflow.today_cst())
+            top = sorted(ranked.items(), key=lambda kv: (-kv[1]["score"], kv[0]))[:MERCHANT_PAGE]
+            info = s.merchants_by_id([m for m, _ in top])
+        finally:
+            s.close()
+        rows = [dict(info.get(m, {"id": m}), **score) for m, score in top]
+        return with_session(render("merchants.html", session=session, rows=rows), session)
+
+    async def merchant_detail(request: Request):
+        session = session_of(request)
+        if session is None:
+            return RedirectResponse("/login", status_code=303)
+        try:
+            merchant_id = int(request.path_params["merchant_id"])
+        except ValueError:
+            return render("error.html", status=404, session=session, message="没有这个商家。")
+        s = store()
+        try:
+            merchant = s.get_merchant(merchant_id)
+            counts = s.merchant_hit_counts(merchant_id) if merchant else []
+            lead_rows = s.merchant_leads(merchant_id) if merchant else []
+            hit_rows = s.merchant_hits(merchant_id) if merchant else []
+            lead_counts = s.merchant_lead_counts().get(merchant_id, {}) if merchant else {}
+        finally:
+            s.close()
+        if not merchant:
+            return render("error.html", status=404, session=session, message="没有这个商家。")
+        today = workflow.today_cst()
+        score = risk.scores(counts, {merchant_id: lead_counts}, today).get(merchant_id)
+        return with_session(render("merchant.html", session=session, merchant=merchant, score=score,
+                                   leads=lead_rows, hits=hit_rows, weeks=risk.weekly(counts, today)), session)
+
     async def audit(request: Request):
         """The audit log, read-only, for auditors, supervisors and admins."""
         session = session_of(request)
@@ -569,6 +609,8 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
         Route("/undo", undo, methods=["POST"]),
         Route("/leads", leads),
         Route("/audit", audit),
+        Route("/merchants", merchants),
+        Route("/merchant/{merchant_id}", merchant_detail),
         Route("/lead/{lead_id}", lead_detail),
         Route("/lead/{lead_id}/{action}", lead_step, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -1,0 +1,47 @@
+"""Merchant risk ranking and merchant pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from review_ui.risk import scores, weekly
+from tests.test_review_triage import Session, seed, server  # noqa: F401 - fixture
+
+TODAY = dt.date(2026, 11, 26)
+
+
+def test_risk_score_weighs_severity_verdict_recency_and_repeats():
+    rows = [
+        {"merchant_id": 1, "severity": "high", "state": "confirmed", "day": "2026-11-26", "n": 1},
+        {"merchant_id": 1, "severity": "high", "state": "confirmed", "day": "2026-11-20", "n": 1},
+        {"merchant_id": 2, "severity": "high", "state": "confirmed", "day": "2026-08-28", "n": 1},  # 90 days old
+        {"merchant_id": 3, "severity": "low", "state": "new", "day": "2026-11-26", "n": 10},
+        {"merchant_id": 4, "severity": "high", "state": "false_positive", "day": "2026-11-26", "n": 50},
+    ]
+    s = scores(rows, {5: {"decided": 1}}, TODAY)
+    assert s[2]["score"] == 2.5  # 5 × 1.0 × ½
+    assert s[3]["score"] == 3.0  # 10 × 1 × 0.3
+    assert s[1]["repeat"] == 1.2 and s[1]["score"] > 2 * 5  # two days of confirmed violations
+    assert 4 not in s  # dismissed hits count for nothing
+    assert s[5]["score"] == 15.0 and s[5]["hits"] == 0
+    bars = weekly(rows, TODAY)
+    assert len(bars) == 26 and bars[-1]["n"] == 11 and bars[-2]["n"] == 1 and max(b["height"] for b in bars) == 80
+
+
+def test_merchants_ranked_by_risk_and_merchant_page(server, db_path):  # noqa: F811
+    a, b, c = seed(db_path, [
+        {"url": "http://a.shop.test/1", "match": "全网最佳", "merchant": "甲商店", "severity": "low"},
+        {"url": "http://b.shop.test/1", "match": "根治糖尿病", "merchant": "乙药房", "severity": "high",
+         "category": "medical_health", "rule": "MED-CURE"},
+        {"url": "http://b.shop.test/2", "match": "<i>国家级</i>", "merchant": "乙药房", "rule": "ABS-NATIONAL"},
+    ])
+    wang = Session(server, "wang")
+    wang.post(f"/hit/{b}/confirm")
+    page = wang.get("/merchants")
+    assert page.index("乙药房") < page.index("甲商店")
+    merchant_id = int(page.split('data-merchant-id="')[1].split('"')[0])
+    detail = wang.get(f"/merchant/{merchant_id}")
+    assert "乙药房" in detail and f'href="/hit/{b}"' in detail and f'href="/hit/{c}"' in detail
+    assert f'href="/hit/{a}"' not in detail and "线索 #" in detail and "<rect" in detail
+    assert "&lt;i&gt;国家级&lt;/i&gt;" in detail and "<i>国家级" not in detail
+    assert f'href="/merchant/{merchant_id}"' in wang.get("/queue")
