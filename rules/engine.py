@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 import threading
 import time
@@ -9,6 +10,7 @@ from collections.abc import Iterable, Mapping
 
 import ahocorasick_rs
 
+from rules.condition import names_in
 from rules.errors import DeadlineExceeded, PackError
 from rules.loader import load_packs
 from rules.model import FIELDS, Hit, Hits, Pack, Rule, Selection
@@ -16,6 +18,8 @@ from rules.normalize import Normalized, normalize
 
 CLAUSE_STOPS = frozenset("，,。！？；!?;\n\r")
 SENTENCE_STOPS = frozenset("。！？；!?;\n\r")
+_CLAUSE_RX = re.compile("[，,。！？；!?;\n\r]")
+_SENTENCE_RX = re.compile("[。！？；!?;\n\r]")
 OVERLAP_PAD = 40
 
 
@@ -30,7 +34,7 @@ _FMT = _Formatter()
 class _Field:
     """Per-field state of one check: normalised text and memoised selection results."""
 
-    __slots__ = ("name", "norm", "text", "cands", "memo")
+    __slots__ = ("name", "norm", "text", "cands", "memo", "found", "stops")
 
     def __init__(self, name: str, norm: Normalized) -> None:
         self.name = name
@@ -38,6 +42,8 @@ class _Field:
         self.text = norm.text
         self.cands: dict[tuple[int, str], list[tuple[int, int]]] = {}
         self.memo: dict = {}
+        self.found: list = []
+        self.stops: dict[str, list[int]] = {}
 
 
 class Engine:
@@ -72,6 +78,24 @@ class Engine:
                 if sel.regex is not None:
                     for term in sel.anchors:
                         self._add(pattern_ids, targets, term, (ri, tname, "anchor"))
+        # whole-document literal selections (sector contexts) share the automaton: their presence
+        # is read off the same scan instead of a regex search per document
+        self._doc_sels: dict[int, Selection] = {}
+        doc_targets: dict[int, list[int]] = {}
+        for rule in self.rules:
+            for sel in list(rule.selections.values()) + list(self._pack_of[rule.pack].selections.values()):
+                if sel.within[0] != "document" or sel.regex is not None or not sel.terms:
+                    continue
+                if sel.not_followed_by or sel.not_preceded_by or id(sel) in self._doc_sels:
+                    continue
+                self._doc_sels[id(sel)] = sel
+                for term in sel.terms:
+                    pid = pattern_ids.get(term)
+                    if pid is None:
+                        pid = pattern_ids[term] = len(targets)
+                        targets.append([])
+                    doc_targets.setdefault(pid, []).append(id(sel))
+        self._doc_targets = doc_targets
         self.patterns = list(pattern_ids)
         self._automaton = ahocorasick_rs.AhoCorasick(self.patterns) if self.patterns else None
         # per field: pid -> targets of the rules whose scopes include that field
@@ -82,6 +106,22 @@ class Engine:
                 per.append(tuple(t for t in tlist if fname in self.rules[t[0]].scopes))
             self._targets[fname] = per
         self._supersedes = {r.id: set(r.supersedes) for r in self.rules if r.supersedes}
+        # document-level gates: top-level conjuncts of a condition that only read whole-document
+        # selections (sector context such as drug_ctx). Checked once per document, before any
+        # candidate of the rule is built.
+        self._gates: list[list] = []
+        for rule in self.rules:
+            gates = []
+            for conj in _conjuncts(rule.condition):
+                names = names_in(conj)
+                if names and all(self._selection(rule, n).within[0] == "document" for n in names):
+                    gates.append(conj)
+            self._gates.append(gates)
+        self._cond_fns = [_compile_condition(r.condition) for r in self.rules]
+
+    def _selection(self, rule: Rule, name: str) -> Selection:
+        sel = rule.selections.get(name)
+        return sel if sel is not None else self._pack_of[rule.pack].selections[name]
 
     @staticmethod
     def _add(pattern_ids, targets, term, target) -> None:
@@ -121,6 +161,16 @@ class Engine:
                 continue
             fields.append(_Field(fname, normalize(value, self.steps)))
         ctx.fields = fields
+        automaton = self._automaton
+        doc_targets = self._doc_targets
+        present = ctx.doc_present
+        for f in fields:
+            f.found = automaton.find_matches_as_indexes(f.text, overlapping=True) if automaton else []
+            if doc_targets:
+                for pid, _s, _e in f.found:
+                    keys = doc_targets.get(pid)
+                    if keys:
+                        present.update(keys)
         try:
             for f in fields:
                 ctx.check_field(f, out)
@@ -130,6 +180,29 @@ class Engine:
         if self._supersedes and len(out) > 1:
             out[:] = _resolve_supersedes(out, self._supersedes)
         return out
+
+
+def _compile_condition(node):
+    """The condition AST as one Python function of a memoising selection evaluator."""
+
+    def expr(n) -> str:
+        kind = n[0]
+        if kind == "sel":
+            return f"ev({n[1]!r})"
+        if kind == "const":
+            return "True" if n[1] else "False"
+        if kind == "not":
+            return f"(not {expr(n[1])})"
+        return f"({expr(n[1])} {kind} {expr(n[2])})"
+
+    code = compile(f"lambda ev: {expr(node)}", "<condition>", "eval")
+    return eval(code, {"__builtins__": {}})  # noqa: S307 - built from validated selection names
+
+
+def _conjuncts(node) -> list:
+    if node[0] == "and":
+        return _conjuncts(node[1]) + _conjuncts(node[2])
+    return [node]
 
 
 def _resolve_supersedes(hits: list[Hit], sup: dict[str, set[str]]) -> list[Hit]:
@@ -157,6 +230,8 @@ class _Check:
         self.fields: list[_Field] = []
         self.regex_timeouts = 0
         self.doc_memo: dict = {}
+        self.gate_ok: dict[int, bool] = {}
+        self.doc_present: set[int] = set()
         self.timeout_s = engine.defaults.get("regex_timeout_ms", 50) / 1000
 
     # -------------------------------------------------------------- per field
@@ -168,17 +243,27 @@ class _Check:
         if targets is None:
             return
         text = f.text
-        found = engine._automaton.find_matches_as_indexes(text, overlapping=True)
+        found = f.found
         if not found:
             return
         per_rule: dict[int, None] = {}
+        pending: dict[tuple[int, str], list[tuple[int, int]]] = {}
         cands = f.cands
         only = self.only
         rules = engine.rules
+        gates = engine._gates
+        gate_ok = self.gate_ok
         for pid, s, e in found:
             for ri, sname, kind in targets[pid]:
                 if only is not None and rules[ri].id not in only:
                     continue
+                if gates[ri]:
+                    ok = gate_ok.get(ri)
+                    if ok is None:
+                        rule = rules[ri]
+                        ok = gate_ok[ri] = all(self.eval_node(g, f, rule, ri, 0, 0, {}) for g in gates[ri])
+                    if not ok:
+                        continue
                 sel = rules[ri].selections[sname]
                 if kind == "term":
                     if sel.not_followed_by and _followed(text, e, sel.not_followed_by):
@@ -187,25 +272,43 @@ class _Check:
                         continue
                     cands.setdefault((ri, sname), []).append((s, e))
                 else:
-                    spans = self.regex_around(text, sel, s, e)
-                    if spans:
-                        cands.setdefault((ri, sname), []).extend(spans)
+                    pending.setdefault((ri, sname), []).append((s, e))
                 per_rule[ri] = None
+        for (ri, sname), anchors in pending.items():
+            spans = self.regex_around(text, rules[ri].selections[sname], anchors)
+            if spans:
+                cands.setdefault((ri, sname), []).extend(spans)
         for ri in per_rule:
             self.evaluate_rule(f, rules[ri], ri, out)
 
-    def regex_around(self, text: str, sel: Selection, s: int, e: int) -> list[tuple[int, int]]:
+    def regex_around(self, text: str, sel: Selection, anchors: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Run a trigger regex in the merged windows around its anchor hits; keep the matches
+        that contain (overlap) an anchor."""
         w = sel.window
-        lo = max(0, s - w)
-        hi = min(len(text), e + w)
-        out = []
-        for m in self._finditer(sel.regex, text, lo, hi, overlapped=False):
-            ms, me = m.span()
-            if ms < e and s < me and me > ms:
-                out.append((ms, me))
+        anchors.sort()
+        out: list[tuple[int, int]] = []
+        i = 0
+        n = len(anchors)
+        while i < n:
+            lo = max(0, anchors[i][0] - w)
+            hi = min(len(text), anchors[i][1] + w)
+            j = i + 1
+            while j < n and anchors[j][0] - w <= hi:
+                hi = min(len(text), max(hi, anchors[j][1] + w))
+                j += 1
+            group = anchors[i:j]
+            for m in self._finditer(sel.regex, text, lo, hi, overlapped=False):
+                ms, me = m.span()
+                if me > ms and any(ms < ae and as_ < me for as_, ae in group):
+                    out.append((ms, me))
+            i = j
         return out
 
     def _finditer(self, rx, text: str, lo: int, hi: int, overlapped: bool):
+        if type(rx) is re.Pattern:  # literal alternation: linear, no timeout needed
+            if not overlapped:
+                return list(rx.finditer(text, lo, hi))
+            return [m for i in range(lo, hi) if (m := rx.match(text, i, hi))]
         remaining = self.deadline - time.perf_counter()
         if remaining <= 0:
             raise DeadlineExceeded()
@@ -218,6 +321,8 @@ class _Check:
             return []
 
     def _search(self, rx, text: str, lo: int, hi: int):
+        if type(rx) is re.Pattern:
+            return rx.search(text, lo, hi)
         remaining = self.deadline - time.perf_counter()
         if remaining <= 0:
             raise DeadlineExceeded()
@@ -238,12 +343,24 @@ class _Check:
             return
         # longest first at each start, so a hit covers the whole claim
         ordered = sorted(spans, key=lambda x: (x[0], -(x[1] - x[0])))
+        cond = self.engine._cond_fns[ri]
+        pack_sels = self.engine._pack_of[rule.pack].selections
         emitted: list[tuple[int, int]] = []
         for s, e in ordered:
             if any(s < ee and ss < e for ss, ee in emitted):
                 continue
             memo: dict = {}
-            if self.eval_node(rule.condition, f, rule, ri, s, e, memo):
+
+            def ev(name, _memo=memo, _s=s, _e=e):
+                val = _memo.get(name)
+                if val is None:
+                    sel = rule.selections.get(name)
+                    if sel is None:
+                        sel = pack_sels[name]
+                    val = _memo[name] = self.eval_selection(sel, f, rule, ri, _s, _e)
+                return val
+
+            if cond(ev):
                 emitted.append((s, e))
                 out.append(self.make_hit(f, rule, s, e))
             if time.perf_counter() > self.deadline:
@@ -279,15 +396,13 @@ class _Check:
         if kind == "around":
             return max(0, s - n), min(len(text), e + n)
         if kind in ("clause", "clause_before", "clause_after", "sentence", "sentence_before", "sentence_after"):
-            stops = CLAUSE_STOPS if kind.startswith("clause") else SENTENCE_STOPS
-            lo = s
-            limit = max(0, s - n) if n else max(0, s - 400)
-            while lo > limit and text[lo - 1] not in stops:
-                lo -= 1
-            hi = e
-            limit_hi = min(len(text), e + n) if n else min(len(text), e + 400)
-            while hi < limit_hi and text[hi] not in stops:
-                hi += 1
+            rx = _CLAUSE_RX if kind.startswith("clause") else _SENTENCE_RX
+            lo = max(0, s - (n or 400))
+            for m in rx.finditer(text, lo, s):
+                lo = m.end()
+            limit_hi = min(len(text), e + (n or 400))
+            m = rx.search(text, e, limit_hi)
+            hi = m.start() if m else limit_hi
             if kind.endswith("_before"):
                 return lo, s
             if kind.endswith("_after"):
@@ -306,6 +421,8 @@ class _Check:
                 return self._overlaps(sel, f, s, e)
             return any(cs < e and s < ce for cs, ce in (cands or ()))
         if kind == "document":
+            if id(sel) in self.engine._doc_sels:
+                return id(sel) in self.doc_present
             key = (id(sel), rule.pack)
             if key not in self.doc_memo:
                 self.doc_memo[key] = any(self._any_in(sel, g, 0, len(g.text)) for g in self.fields)
@@ -339,7 +456,16 @@ class _Check:
 
     def _overlaps(self, sel: Selection, f: _Field, s: int, e: int) -> bool:
         lo, hi = max(0, s - OVERLAP_PAD), min(len(f.text), e + OVERLAP_PAD)
-        for rx in (sel.context_re, sel.regex):
+        rx = sel.context_re
+        if type(rx) is re.Pattern:
+            longest = max(map(len, sel.terms))
+            text = f.text
+            for i in range(max(0, s - longest + 1), e):
+                m = rx.match(text, i, hi)
+                if m and m.end() > s:
+                    return True
+            rx = None
+        for rx in (rx, sel.regex):
             if rx is None:
                 continue
             for m in self._finditer(rx, f.text, lo, hi, overlapped=True):

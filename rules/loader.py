@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from functools import lru_cache
 
 import jsonschema
@@ -31,6 +32,7 @@ DEFAULTS = {
     "excerpt_chars": 30,
 }
 REGEX_FLAGS = regex.IGNORECASE | regex.VERSION0
+_PURE_LITERALS = regex.compile(r"^[^\\.^$*+?{}\[\]()|]+(?:\|[^\\.^$*+?{}\[\]()|]+)*$")
 
 
 @lru_cache(maxsize=4)
@@ -89,15 +91,24 @@ def parse_within(value: str | None, default: str) -> tuple[str, int]:
 
 
 def _literal_context_re(terms: list[str], nf: list[str], np_: list[str]):
+    """An alternation of literal terms with the not_followed_by / not_preceded_by filters.
+
+    Literals cannot backtrack catastrophically, so this compiles with the standard library `re`
+    (faster per call than `regex`, no timeout needed) unless a lookbehind of unequal lengths
+    requires `regex`."""
     if not terms:
         return None
-    alt = "|".join(regex.escape(t) for t in sorted(set(terms), key=len, reverse=True))
+    alt = "|".join(re.escape(t) for t in sorted(set(terms), key=len, reverse=True))
     pat = f"(?:{alt})"
-    if np_:
-        pat = "(?<!" + "|".join(regex.escape(x) for x in np_) + ")" + pat
     if nf:
-        pat = pat + "(?!" + "|".join(regex.escape(x) for x in nf) + ")"
-    return regex.compile(pat, REGEX_FLAGS)
+        pat = pat + "(?!" + "|".join(re.escape(x) for x in nf) + ")"
+    if np_:
+        if len({len(x) for x in np_}) == 1:
+            pat = "(?<!" + "|".join(re.escape(x) for x in np_) + ")" + pat
+        else:
+            pat = "(?<!" + "|".join(regex.escape(x) for x in np_) + ")" + pat
+            return regex.compile(pat, REGEX_FLAGS)
+    return re.compile(pat)
 
 
 def build_selection(
@@ -120,15 +131,19 @@ def build_selection(
         terms.extend(lists[ln])
     if any(not t for t in terms):
         err("terms", "empty term after normalisation")
+    within = parse_within(spec.get("within"), default_within)
     compiled = None
     source = spec.get("regex")
+    if source is not None and within[0] == "document" and _PURE_LITERALS.match(source):
+        # a plain alternation of literals over the whole document goes into the automaton
+        terms.extend(_norm_term(t, steps) for t in source.split("|"))
+        source = None
     if source is not None:
         try:
             compiled = regex.compile(source, REGEX_FLAGS)
         except regex.error as exc:
             err("regex", f"does not compile: {exc}")
     anchors = [_norm_term(a, steps) for a in spec.get("anchors", [])]
-    within = parse_within(spec.get("within"), default_within)
     nf = [_norm_term(x, steps) for x in spec.get("not_followed_by", [])]
     np_ = [_norm_term(x, steps) for x in spec.get("not_preceded_by", [])]
     sel = Selection(

@@ -156,10 +156,20 @@ class Normalized:
 def normalize(text: str, steps: tuple[str, ...] = ALL_STEPS) -> Normalized:
     """Normalise ``text``; see the module docstring for the steps."""
     one, special, detector = build_tables(steps)
-    if detector is None or not detector.search(text):
+    if detector is None:
         return Normalized(text, text, None)
-    if not special or not any(ch in text for ch in _special_chars(steps)):
-        mapped = text.translate(one)
+    found = detector.findall(text)
+    if not found:
+        return Normalized(text, text, None)
+    if not special or not _special_re(steps).search(text):
+        if len(found) * 16 < len(text):
+            # few characters to map: replace them in place (translate walks every character)
+            changes = {ch: one[ord(ch)] for ch in set(found) if ord(ch) in one}
+            mapped = text
+            for ch, rep in changes.items():
+                mapped = mapped.replace(ch, rep)
+        else:
+            mapped = text.translate(one)
         if "joiners" not in steps or not _QUICK_JOINER.search(mapped):
             return Normalized(mapped, text, None)
         # joiners: deletions only
@@ -177,8 +187,9 @@ def normalize(text: str, steps: tuple[str, ...] = ALL_STEPS) -> Normalized:
 
 
 @lru_cache(maxsize=16)
-def _special_chars(steps: tuple[str, ...]) -> str:
-    return "".join(chr(c) for c in build_tables(steps)[1])
+def _special_re(steps: tuple[str, ...]) -> re.Pattern:
+    chars = sorted(build_tables(steps)[1])
+    return re.compile("[" + "".join(_class_ranges(chars)) + "]") if chars else re.compile("(?!)")
 
 
 def _slow(text: str, one: dict[int, str], special: dict[int, str], steps: tuple[str, ...]) -> Normalized:

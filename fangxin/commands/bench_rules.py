@@ -84,18 +84,43 @@ def evaluate(engine, items: list[dict]) -> dict:
 
 
 # ---------------------------------------------------------------------- throughput
+_PRODUCTS = ["纯棉T恤", "不锈钢保温杯", "蓝牙耳机", "电饭煲", "儿童书包", "羽绒服", "运动鞋", "空气炸锅",
+             "台灯", "收纳箱", "床上四件套", "登山包", "机械键盘", "陶瓷餐具", "真丝围巾", "婴儿推车"]
+_TEMPLATES = [
+    "{p}采用{m}材质，做工细致，适合日常使用。",
+    "{p}尺寸为{a}厘米×{b}厘米，重量约{c}克，颜色有黑、白、灰三种可选。",
+    "下单后{a}小时内发货，默认中通快递，偏远地区运费另计。",
+    "{p}的包装清单：主机一台、说明书一份、保修卡一张。",
+    "收到{p}后请先检查外观，如有破损请在签收时拒收并联系客服。",
+    "本款{p}支持{a}天无理由退换货，退回时请保持商品完好。",
+    "买家评价：{p}质量不错，物流也快，包装很用心。",
+    "{p}清洁时请用湿布擦拭，不要用腐蚀性清洁剂。",
+    "店铺地址：{m}路{a}号，营业时间为每天九点至二十一点。",
+    "本店支持开具电子发票，请在下单时填写抬头和税号。",
+    "{p}的产地为浙江，执行标准见商品标签。",
+    "如需批量采购{p}，请联系客服获取报价单。",
+    "{p}适合{a}至{b}岁人群使用，具体以说明书为准。",
+    "第{a}版{p}更新了配色，其余参数与上一版相同。",
+    "会员积分可在下次购物时抵扣，{a}积分抵扣1元。",
+    "天气转凉，{p}是秋冬季节的常用单品。",
+]
+_MATERIALS = ["棉", "304不锈钢", "ABS塑料", "实木", "涤纶", "铝合金", "陶瓷", "硅胶"]
+
+
+def _neutral_sentence(rng: random.Random) -> str:
+    return rng.choice(_TEMPLATES).format(
+        p=rng.choice(_PRODUCTS), m=rng.choice(_MATERIALS),
+        a=rng.randint(1, 60), b=rng.randint(10, 90), c=rng.randint(100, 2000),
+    )
+
+
 def make_throughput_corpus(items: list[dict], target_bytes: int, seed: int = 7) -> tuple[bytes, int]:
-    """JSONL of ~2 KB pages: lawful sentences with about one labelled violation per page."""
+    """JSONL of ~2 KB product pages: template sentences of ordinary shop text, one in ten
+    sentences a lawful hard negative of the corpus (temporal 最, disclaimers, law quotations) and
+    one labelled violation per page."""
     rng = random.Random(seed)
     neg = [it["text"] for it in items if not it["labels"]]
     pos = [it["text"] for it in items if it["labels"]]
-    filler = neg + [
-        "本店所有商品均为正品，支持七天无理由退货，运费由买家承担。",
-        "商品规格：净含量500克，保质期12个月，储存条件：阴凉干燥处。",
-        "发货时间：付款后48小时内发货，偏远地区可能延迟，请耐心等待。",
-        "产品参数以实物为准，图片仅供参考，颜色可能因显示器不同略有差异。",
-        "如有任何问题请联系在线客服，工作时间为每天九点至二十一点。",
-    ]
     out = []
     size = 0
     n = 0
@@ -103,7 +128,7 @@ def make_throughput_corpus(items: list[dict], target_bytes: int, seed: int = 7) 
         parts = []
         page = 0
         while page < 2000:
-            s = rng.choice(filler)
+            s = rng.choice(neg) if neg and rng.random() < 0.1 else _neutral_sentence(rng)
             parts.append(s)
             page += len(s.encode())
         if pos:
@@ -145,7 +170,7 @@ def _time_grep(patterns: list[str], path: str) -> float | None:
         best = None
         for _ in range(2):
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            subprocess.run([grep, "-F", "-f", pat_path, path], stdout=subprocess.DEVNULL,
+            subprocess.run([grep, "-c", "-F", "-f", pat_path, path], stdout=subprocess.DEVNULL,
                            env={**os.environ, "LC_ALL": "C"}, check=False)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
