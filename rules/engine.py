@@ -465,10 +465,10 @@ class _Check:
                 if m and m.end() > s:
                     return True
             rx = None
-        for rx in (rx, sel.regex):
-            if rx is None:
+        for pattern in (rx, sel.regex):
+            if pattern is None:
                 continue
-            for m in self._finditer(rx, f.text, lo, hi, overlapped=True):
+            for m in self._finditer(pattern, f.text, lo, hi, overlapped=True):
                 if m.start() < e and s < m.end():
                     return True
         return False
