@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
@@ -57,6 +59,7 @@ MAX_BULK = 500
 AUDIT_ROLES = frozenset({"auditor", "supervisor", "admin"})
 AUDIT_PAGE = 100
 MERCHANT_PAGE = 200
+EXPORT_ROLES = frozenset({"inspector", "supervisor", "auditor", "admin"})
 # Why the store refused a decision (codes from the per-hit check) -> HTTP status and message.
 REFUSALS = {
     "decided": (409, "该命中已有结论；如需更改，请先撤销。"),
@@ -149,7 +152,8 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
     templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
     templates.globals.update(SEVERITY_ZH=SEVERITY_ZH, STATE_ZH=STATE_ZH, CATEGORY_ZH=CATEGORY_ZH,
                              LEAD_STATE_ZH=LEAD_STATE_ZH, ROLE_ZH=ROLE_ZH, DECIDE_ROLES=DECIDE_ROLES,
-                             ESCALATED_TO=ESCALATED_TO, AUDIT_ROLES=AUDIT_ROLES)  # fmt: skip
+                             ESCALATED_TO=ESCALATED_TO, AUDIT_ROLES=AUDIT_ROLES,
+                             EXPORT_ROLES=EXPORT_ROLES)  # fmt: skip
     templates.filters["cst"] = to_cst
     templates.filters["deadline"] = deadline_info
     templates.filters["jsontext"] = lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True)  # escaped on output
@@ -533,6 +537,33 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
                                               "label": LEAD_STATE_ZH.get(lead["state"], lead["state"])}), session)
         return with_session(RedirectResponse(f"/lead/{lead_id}", status_code=303), session)
 
+    async def export(request: Request):
+        """Download the evidence bundle (zip) of a hit or a lead; the export is audit-logged as its user."""
+        auth = await authorize(request, EXPORT_ROLES)
+        if isinstance(auth, Response):
+            return auth
+        session, user, _form = auth
+        kind = "lead" if request.url.path.startswith("/lead/") else "hit"
+        try:
+            number = int(request.path_params["object_id"])
+        except ValueError:
+            return refuse(request, session, 404, "没有这条记录。")
+        from pipelines.bundle import BundleError, export_bundle
+
+        s = store()
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp) / f"fangxin-{kind}-{number}.zip"
+                try:
+                    await run_in_threadpool(export_bundle, s, f"{kind}:{number}", out, actor=user["username"])
+                except BundleError as exc:
+                    return refuse(request, session, 404 if "no " in str(exc) else 409, str(exc))
+                data = out.read_bytes()
+        finally:
+            s.close()
+        return with_session(Response(data, media_type="application/zip", headers={
+            "Content-Disposition": f'attachment; filename="fangxin-{kind}-{number}.zip"'}), session)  # fmt: skip
+
     async def merchants(request: Request):
         """Merchants ranked by risk score (the basis for 行政约谈)."""
         session = session_of(request)
@@ -604,6 +635,7 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
         Route("/logout", logout, methods=["POST"]),
         Route("/queue", queue),
         Route("/hit/{hit_id}", hit_detail),
+        Route("/hit/{object_id}/export", export, methods=["POST"]),
         Route("/hit/{hit_id}/{action}", decide, methods=["POST"]),
         Route("/bulk", bulk, methods=["POST"]),
         Route("/undo", undo, methods=["POST"]),
@@ -612,6 +644,7 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
         Route("/merchants", merchants),
         Route("/merchant/{merchant_id}", merchant_detail),
         Route("/lead/{lead_id}", lead_detail),
+        Route("/lead/{object_id}/export", export, methods=["POST"]),
         Route("/lead/{lead_id}/{action}", lead_step, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

@@ -125,3 +125,30 @@ def test_overdue_supervision_and_decision_clocks_are_red(server, db_path):  # no
     page = wang.get(f"/lead/{lead_id}")
     assert 'class="overdue">2026-04-02，已超期' in page and 'class="overdue">限 2026-03-01 前办结' in page
     assert 'class="overdue-row"' in wang.get("/leads")
+
+
+def test_evidence_bundle_export_from_the_ui_is_audited(server, db_path):  # noqa: F811
+    import io
+    import json
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+    import zipfile
+
+    lead_id, wang, _ = make_lead(server, db_path)
+    assert "导出证据包" in wang.get(f"/lead/{lead_id}")
+    req = urllib.request.Request(f"{server}/lead/{lead_id}/export", method="POST",
+                                 data=urllib.parse.urlencode({"csrf": wang.csrf}).encode())
+    resp = wang.opener.open(req)
+    assert resp.headers["Content-Type"] == "application/zip"
+    assert f"fangxin-lead-{lead_id}.zip" in resp.headers["Content-Disposition"]
+    bundle = zipfile.ZipFile(io.BytesIO(resp.read()))
+    names = bundle.namelist()
+    assert "manifest.json" in names and "report.html" in names
+    assert json.loads(bundle.read("manifest.json"))
+    assert db_rows(db_path, "SELECT actor, object_type FROM audit_log WHERE action = 'evidence.export'") == [
+        ("wang", "lead")]
+
+    assert Session(server, "qian").post(f"/lead/{lead_id}/export")[0] == 403  # rule author
+    assert wang.post(f"/lead/{lead_id}/export", csrf="forged")[0] == 403
+    assert wang.post("/lead/99999/export")[0] == 404
