@@ -32,6 +32,9 @@ class Capture(scrapy.Item):
     sector = scrapy.Field()  # ecommerce | education | finance | health | real_estate | livestream | other
     error = scrapy.Field()  # one line when the page could not be processed (malformed, non-HTML …)
 
+    # --- filled by pipelines.recrawl --------------------------------------
+    unchanged = scrapy.Field()  # True: same body as the latest stored capture (seen again, not re-flagged)
+
     # --- filled by pipelines.extract --------------------------------------
     fields = scrapy.Field()  # dict: title, body, price, terms, alt, meta, jsonld … → text
     title = scrapy.Field()

@@ -10,8 +10,8 @@ writer (300). FANGXIN_SCREENSHOTS says which pages keep a screenshot:
           rendered for one.
     none  no screenshots.
 
-A page whose content is unchanged since its latest stored capture (same body
-hash) is recorded by the store as seen again, so it is not rendered again.
+A page whose content is unchanged since its latest stored capture is marked by
+pipelines.recrawl before the rule engine, gets no hits, and so is not rendered again.
 """
 
 from __future__ import annotations
@@ -27,27 +27,10 @@ class HitScreenshot:
     def __init__(self, crawler):
         self.crawler = crawler
         self.mode = crawler.settings.get("FANGXIN_SCREENSHOTS", "hits")
-        self.db = crawler.settings.get("FANGXIN_DB")
-        self.store = None
 
     @classmethod
     def from_crawler(cls, crawler):
         return cls(crawler)
-
-    def _unchanged(self, item) -> bool:
-        if not self.db:
-            return False
-        try:
-            if self.store is None:
-                from pipelines.store import Store
-
-                self.store = Store(self.db)
-            latest = self.store.latest_capture(item.get("url"))
-        except Exception as exc:  # the store belongs to the save pipeline; never fail the page here
-            logger.debug("store lookup failed: %s", exc)
-            return False
-        return bool(latest) and latest.get("body_sha256") == item.get("body_sha256") \
-            and latest.get("status") == item.get("status")
 
     async def process_item(self, item, spider=None):
         if self.mode == "none":
@@ -59,9 +42,6 @@ class HitScreenshot:
                 item["screenshot"] = None
             return item
         if item.get("screenshot") or item.get("error"):
-            return item
-        if self._unchanged(item):
-            self.crawler.stats.inc_value("fangxin/screenshot_skipped_unchanged")
             return item
         url = item.get("final_url") or item.get("url")
         for full_page in (True, False):  # a page too tall for one image gets its first screen

@@ -66,6 +66,7 @@ FANGXIN_ALLOW_PRIVATE_HOSTS: list[str] = []
 
 # --- Pipelines (ordered, each replaceable) --------------------------------------
 ITEM_PIPELINES = {
+    "pipelines.recrawl.UnchangedPipeline": 50,  # same body as the latest stored capture: not re-flagged
     "pipelines.extract.ExtractPipeline": 100,  # document fields, prices, merchant
     "pipelines.flag.FlagPipeline": 200,  # rule engine
     "crawlers.pipelines.HitScreenshot": 250,  # full-page screenshot of pages with a hit

@@ -27,6 +27,8 @@ class FlagPipeline:
 
     def process_item(self, item, spider=None):
         fields = item.get("fields") or {}
+        if item.get("unchanged"):  # seen again: the store keeps the hits of the stored version
+            fields = {}
         hits = [h.to_dict() for h in self.engine.check(fields)] if fields else []
         item["hits"] = hits
         if self.stats and hits:
