@@ -231,7 +231,8 @@ def test_detail_page_form_decides_and_opens_the_next_item(server, db_path):
     status, _, url = wang.post(f"/hit/{a}/skip", {"from": "detail"}, as_json=False)
     assert status == 200 and url.endswith(f"/hit/{b}")
     assert hit_state(db_path, a) == "ignored"
-    assert 'action="/hit/' not in Session(server, "sun").get(f"/hit/{b}")  # no decision forms for an auditor
+    auditor_page = Session(server, "sun").get(f"/hit/{b}")
+    assert f'action="/hit/{b}/confirm"' not in auditor_page and f'action="/hit/{b}/skip"' not in auditor_page
 
 
 def test_queue_groups_one_claim_on_many_pages_and_decides_the_group(server, db_path):
