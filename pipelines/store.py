@@ -1641,6 +1641,36 @@ class Store:
             (merchant_id,),
         )
 
+    # ----------------------------------------------------------------- rule feedback (review UI)
+
+    def rule_verdicts(self) -> dict[str, dict[str, int]]:
+        """Per rule: number of hits in each state (confirmed/promoted vs false_positive give its precision)."""
+        out: dict[str, dict[str, int]] = {}
+        for r in self._all("SELECT rule, state, COUNT(*) AS n FROM hits GROUP BY rule, state"):
+            out.setdefault(r["rule"], {})[r["state"]] = r["n"]
+        return out
+
+    def false_positives(self, rule: str | None = None, limit: int = 200) -> list[dict]:
+        """Hits dismissed as false positives, newest first, with the reviewer's reason and the field text."""
+        where, params = "h.state = 'false_positive'", []
+        if rule:
+            where += " AND h.rule = ?"
+            params.append(rule)
+        rows = self._all(
+            "SELECT h.id, h.rule, h.category, h.field, h.match, h.excerpt, h.span_start, h.span_end, h.captured_at, "  # noqa: S608
+            "c.url, c.fields, (SELECT d.note FROM decisions d WHERE d.hit_id = h.id AND d.verdict = 'false_positive' "
+            "AND d.undone_at IS NULL ORDER BY d.id DESC LIMIT 1) AS reason, "
+            "(SELECT d.actor FROM decisions d WHERE d.hit_id = h.id AND d.verdict = 'false_positive' "
+            "AND d.undone_at IS NULL ORDER BY d.id DESC LIMIT 1) AS reviewer "
+            f"FROM hits h JOIN captures c ON c.id = h.capture_id WHERE {where} ORDER BY h.id DESC LIMIT ?",
+            [*params, int(limit)],
+        )
+        for row in rows:
+            fields = _loads(row.pop("fields"), {}) or {}
+            value = fields.get(row["field"] or "")
+            row["text"] = value if isinstance(value, str) else None
+        return rows
+
 
 class DecisionRefused(StoreError):
     """A triage decision refused by its check (state changed meanwhile, or not permitted)."""

@@ -26,7 +26,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from pipelines.store import CST, HIT_STATES, DecisionRefused, Store, StoreError, to_cst
-from review_ui import risk, security, workflow
+from review_ui import risk, rulebench, security, workflow
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "fangxin_session"
@@ -59,6 +59,7 @@ MAX_BULK = 500
 AUDIT_ROLES = frozenset({"auditor", "supervisor", "admin"})
 AUDIT_PAGE = 100
 MERCHANT_PAGE = 200
+MAX_TRY_TEXT = 20_000
 EXPORT_ROLES = frozenset({"inspector", "supervisor", "auditor", "admin"})
 # Why the store refused a decision (codes from the per-hit check) -> HTTP status and message.
 REFUSALS = {
@@ -603,6 +604,57 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
         return with_session(render("merchant.html", session=session, merchant=merchant, score=score,
                                    leads=lead_rows, hits=hit_rows, weeks=risk.weekly(counts, today)), session)
 
+    async def rules_index(request: Request):
+        session = session_of(request)
+        if session is None:
+            return RedirectResponse("/login", status_code=303)
+        holder = await run_in_threadpool(rulebench.engine)
+        s = store()
+        try:
+            verdicts = s.rule_verdicts()
+        finally:
+            s.close()
+        rows = rulebench.rule_rows(holder.engine, verdicts)
+        category = request.query_params.get("category")
+        if category in CATEGORY_ZH:
+            rows = [r for r in rows if r["category"] == category]
+        return with_session(render("rules.html", session=session, rows=rows, category=category,
+                                   pack_error=holder.last_error), session)  # fmt: skip
+
+    async def rules_try(request: Request):
+        """Run the crawl's rule engine on a text typed by the user (no state change; POST keeps long text out of URLs)."""
+        session = session_of(request)
+        if session is None:
+            return RedirectResponse("/login", status_code=303)
+        text, hits = "", None
+        if request.method == "POST":
+            form = await request.form()
+            if not security.same_token(str(form.get("csrf") or ""), session.get("csrf")):
+                return render("error.html", status=403, session=session, message="请求校验失败（CSRF），请刷新页面后重试。")
+            text = str(form.get("text") or "")[:MAX_TRY_TEXT]
+            holder = await run_in_threadpool(rulebench.engine)
+            hits = rulebench.try_text(holder.engine, text)
+        return with_session(render("rules_try.html", session=session, text=text, hits=hits), session)
+
+    async def rules_false_positives(request: Request):
+        session = session_of(request)
+        if session is None:
+            return RedirectResponse("/login", status_code=303)
+        rule = (request.query_params.get("rule") or "").strip()[:100] or None
+        s = store()
+        try:
+            rows = s.false_positives(rule)
+        finally:
+            s.close()
+        groups: dict[str, list[dict]] = {}
+        for row in rows:
+            row["example"] = rulebench.example_sentence(row["text"], row["span_start"], row["span_end"],
+                                                        row["match"] or "", row["excerpt"])  # fmt: skip
+            groups.setdefault(row["rule"], []).append(row)
+        snippets = {r: rulebench.yaml_snippet(r, [x["example"] for x in items]) for r, items in groups.items()}
+        return with_session(render("rules_fp.html", session=session, groups=groups, snippets=snippets,
+                                   rule=rule), session)  # fmt: skip
+
     async def audit(request: Request):
         """The audit log, read-only, for auditors, supervisors and admins."""
         session = session_of(request)
@@ -641,6 +693,9 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
         Route("/undo", undo, methods=["POST"]),
         Route("/leads", leads),
         Route("/audit", audit),
+        Route("/rules", rules_index),
+        Route("/rules/try", rules_try, methods=["GET", "POST"]),
+        Route("/rules/false-positives", rules_false_positives),
         Route("/merchants", merchants),
         Route("/merchant/{merchant_id}", merchant_detail),
         Route("/lead/{lead_id}", lead_detail),
