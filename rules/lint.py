@@ -13,7 +13,7 @@ from rules.errors import PackError
 from rules.model import Selection
 
 # a group that contains a quantifier and is itself quantified: (a+)+ (.*x)* (\w+\s?)+ …
-_NESTED = re.compile(r"\((?:[^()\\]|\\.)*(?:[+*]|\{\d*,\d*\})(?:[^()\\]|\\.)*\)(?:[+*]|\{\d*,\d*\})")
+_NESTED = re.compile(r"\((?:[^()\\]|\\.)*(?:[+*]|\{\d*,\d*\})(?:[^()\\]|\\.)*\)(?:[+*]|\{\d+(?:,\d*)?\})")
 _UNBOUNDED_DOT = re.compile(r"(?<!\\)\.[*+](?!\?)")
 
 ADVERSARIAL = [
