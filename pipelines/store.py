@@ -396,6 +396,10 @@ CREATE TABLE lead_events (
 CREATE INDEX lead_events_lead ON lead_events(lead_id, id);
 """
 
+M7_QUEUE_ORDER_INDEX = """
+CREATE INDEX hits_queue ON hits(state, severity, due_at, confidence DESC, id);
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables", M1_CORE),
     (2, "full-text search over captures (FTS5, trigram)", M2_FTS),
@@ -403,6 +407,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (4, "review queue indexes", M4_QUEUE_INDEXES),
     (5, "triage decisions: batches, undo, lead links", M5_TRIAGE_UNDO),
     (6, "lead workflow: transitions, filing approval, officers, clocks, 挂牌督办", M6_LEAD_WORKFLOW),
+    (7, "review queue order index (state, severity, due date, confidence)", M7_QUEUE_ORDER_INDEX),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -1165,22 +1170,25 @@ class Store:
         merchant_id: int | None = None, since: str | None = None, until: str | None = None,
         assignee: str | None = None, limit: int = 100, offset: int = 0,
     ) -> list[dict]:  # fmt: skip
-        """The review queue: one row per (fingerprint, state) group of hits matching the filters.
+        """The review queue: one row per (fingerprint, state) group of hits.
 
-        A claim seen on many pages or crawls is one row: the representative hit (the
-        group's first) with `hit_count`, `page_count` and `hit_ids`. Ordered by
-        severity, due date, then confidence (highest first). `since`/`until` are
-        dates or times (naive = China time) on the capture time; `until` is
-        inclusive of a whole day when it is a bare date. `site` is a host name and
-        matches its subdomains too. Every value is a bound parameter.
+        A claim seen on many pages or crawls is one row: the group's first hit (its
+        representative) with the whole group's `hit_count`, `page_count` and
+        `hit_ids`. Ordered by severity, due date, then confidence (highest first).
+        Filters apply to the representative. `since`/`until` are dates or times
+        (naive = China time) on the capture time; `until` is inclusive of a whole
+        day when it is a bare date. `site` is a host name and matches its
+        subdomains too. Every value is a bound parameter.
+
+        Built to stay fast on millions of hits: for each (state, severity) it walks
+        the hits_queue index in due-date order and keeps a hit only if no earlier
+        hit shares its fingerprint and state, so no query groups the whole table.
         """
         where: list[str] = []
         params: list[Any] = []
-        if states:
-            where.append("h.state IN (" + ", ".join("?" for _ in states) + ")")
-            params.extend(states)
-        for column, value in (("h.category", category), ("h.severity", severity), ("c.sector", sector),
-                              ("h.merchant_id", merchant_id), ("h.assignee", assignee)):  # fmt: skip
+        join = ""
+        for column, value in (("h.category", category), ("h.merchant_id", merchant_id),
+                              ("h.assignee", assignee)):  # fmt: skip
             if value is not None and value != "":
                 where.append(f"{column} = ?")
                 params.append(value)
@@ -1195,42 +1203,62 @@ class Store:
             else:
                 where.append("h.captured_at <= ?")
             params.append(format_utc(end))
+        if sector:
+            join = " JOIN captures c ON c.id = h.capture_id"
+            where.append("c.sector = ?")
+            params.append(sector)
         if site:
+            join = " JOIN captures c ON c.id = h.capture_id"
             host = site.strip().lower()
             self.conn.create_function("fx_host", 1, _domain, deterministic=True)
             where.append("(fx_host(c.url) = ? OR fx_host(c.url) LIKE ? ESCAPE '\\')")
             escaped = host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             params.extend([host, "%." + escaped])
-        sql = (
-            "SELECT MIN(h.id) AS id, h.fingerprint, h.state, COUNT(*) AS hit_count, "  # noqa: S608
-            "COUNT(DISTINCT c.url) AS page_count, group_concat(h.id) AS ids, "
-            f"MIN({self.SEVERITY_RANK_SQL}) AS sev_rank, MIN(h.due_at) AS due_at, MAX(h.confidence) AS confidence "
-            "FROM hits h JOIN captures c ON c.id = h.capture_id"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + " GROUP BY h.fingerprint, h.state"
-            " ORDER BY sev_rank, due_at IS NULL, due_at, confidence DESC, id LIMIT ? OFFSET ?"
-        )  # fmt: skip
-        groups = self._all(sql, [*params, int(limit), int(offset)])
-        if not groups:
+        where.append(
+            "NOT EXISTS (SELECT 1 FROM hits d WHERE d.fingerprint = h.fingerprint AND d.state = h.state AND d.id < h.id)"
+        )
+        ranks = {"high": 0, "medium": 1, "low": 2}
+        severities: list[str | None] = [severity] if severity else [*ranks, None]
+        all_states = list(states) if states else list(HIT_STATES)
+        want = int(limit) + int(offset)
+        found: list[dict] = []
+        for state in all_states:
+            for sev in severities:
+                sev_sql = "h.severity = ?" if sev is not None else "(h.severity IS NULL OR h.severity NOT IN (?, ?, ?))"
+                sev_params = [sev] if sev is not None else list(ranks)
+                sql = (
+                    f"SELECT h.id, h.severity, h.due_at, h.confidence FROM hits h{join} "  # noqa: S608
+                    f"WHERE h.state = ? AND {sev_sql} AND " + " AND ".join(where)
+                    + " ORDER BY h.due_at, h.confidence DESC, h.id LIMIT ?"
+                )
+                found.extend(self._all(sql, [state, *sev_params, *params, want]))
+        found.sort(key=lambda r: (ranks.get(r["severity"], 3), r["due_at"] is not None, r["due_at"] or "",
+                                  -(r["confidence"] or 0.0), r["id"]))  # fmt: skip
+        ids = [r["id"] for r in found[int(offset):want]]
+        if not ids:
             return []
-        ids = [g["id"] for g in groups]
         marks = ", ".join("?" for _ in ids)
         details = {
             r["id"]: r
             for r in self._all(
-                "SELECT h.id, h.rule, h.category, h.severity, h.confidence, h.law, h.field, "  # noqa: S608
-                "h.match, h.excerpt, h.assignee, h.captured_at, h.merchant_id, c.url, c.sector, m.name AS merchant_name "
-                "FROM hits h JOIN captures c ON c.id = h.capture_id LEFT JOIN merchants m ON m.id = h.merchant_id "
-                f"WHERE h.id IN ({marks})",
+                "SELECT h.id, h.fingerprint, h.state, h.rule, h.category, h.severity, h.confidence, h.law, "  # noqa: S608
+                "h.field, h.match, h.excerpt, h.assignee, h.captured_at, h.merchant_id, c.url, c.sector, "
+                "m.name AS merchant_name FROM hits h JOIN captures c ON c.id = h.capture_id "
+                f"LEFT JOIN merchants m ON m.id = h.merchant_id WHERE h.id IN ({marks})",
                 ids,
             )
         }
         out = []
-        for g in groups:
-            row = dict(details[g["id"]])
-            row.update(fingerprint=g["fingerprint"], state=g["state"], hit_count=g["hit_count"],
-                       page_count=g["page_count"], due_at=g["due_at"],
-                       hit_ids=sorted(int(i) for i in str(g["ids"]).split(",")))  # fmt: skip
+        for hit_id in ids:
+            row = dict(details[hit_id])
+            group = self._one(
+                "SELECT COUNT(*) AS n, COUNT(DISTINCT c.url) AS pages, group_concat(h.id) AS ids, "
+                "MIN(h.due_at) AS due_at FROM hits h JOIN captures c ON c.id = h.capture_id "
+                "WHERE h.fingerprint = ? AND h.state = ?",
+                (row["fingerprint"], row["state"]),
+            )
+            row.update(hit_count=group["n"], page_count=group["pages"], due_at=group["due_at"],
+                       hit_ids=sorted(int(i) for i in str(group["ids"]).split(",")))  # fmt: skip
             out.append(row)
         return out
 
