@@ -349,3 +349,46 @@ def check_group(data: bytes) -> list[str]:
     except Exception as exc:  # warcio raises several types on damaged input
         problems.append(f"unreadable WARC data: {exc}".splitlines()[0])
     return problems
+
+
+# ------------------------------------------------------------------ resource groups (live rooms)
+#
+# A live-room session has no single HTTP response: it is an event log, stage screenshots and the
+# final DOM. They are written as one contiguous group of `resource` records followed by a
+# `metadata` record, all concurrent to the first resource, so the store, bundles and verifiers
+# treat the group exactly like a page capture's records.
+
+
+def write_resource_group(
+    files: WarcFiles,
+    url: str,
+    fetched_at: str | None,
+    resources: list[tuple[str, str, bytes]],
+    metadata: Mapping[str, Any],
+) -> Location:
+    """Write resources [(target URI, content type, bytes)] and a JSON metadata record as one group."""
+    if not resources:
+        raise ValueError("a resource group needs at least one resource")
+    files._ensure_open()
+    b = files.builder
+    date = warc_date(fetched_at)
+    records = []
+    first_id = None
+    for uri, ctype, data in resources:
+        headers = {"WARC-Date": date}
+        if first_id:
+            headers["WARC-Concurrent-To"] = first_id
+        record = b.create_warc_record(
+            uri, "resource", payload=io.BytesIO(data), length=len(data), warc_content_type=ctype,
+            warc_headers_dict=headers,
+        )  # fmt: skip
+        first_id = first_id or record.rec_headers.get_header("WARC-Record-ID")
+        records.append(record)
+    meta = json.dumps(dict(metadata), ensure_ascii=False, sort_keys=True, default=_json_default).encode("utf-8")
+    records.append(
+        b.create_warc_record(
+            url, "metadata", payload=io.BytesIO(meta), length=len(meta), warc_content_type="application/json",
+            warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": first_id},
+        )
+    )  # fmt: skip
+    return files._write_group(records)
