@@ -1699,6 +1699,17 @@ class Store:
             row["text"] = value if isinstance(value, str) else None
         return rows
 
+    # ----------------------------------------------------------------- dashboard
+
+    def hit_counts_since(self, since: str) -> list[dict]:
+        """Hits captured at or after `since` counted per capture day (UTC date), sector, category and state."""
+        return self._all(
+            "SELECT substr(h.captured_at, 1, 10) AS day, c.sector, h.category, h.state, COUNT(*) AS n "
+            "FROM hits h JOIN captures c ON c.id = h.capture_id WHERE h.captured_at >= ? "
+            "GROUP BY day, c.sector, h.category, h.state",
+            (normalize_time(since),),
+        )
+
 
 class DecisionRefused(StoreError):
     """A triage decision refused by its check (state changed meanwhile, or not permitted)."""

@@ -60,6 +60,7 @@ AUDIT_ROLES = frozenset({"auditor", "supervisor", "admin"})
 AUDIT_PAGE = 100
 MERCHANT_PAGE = 200
 MAX_TRY_TEXT = 20_000
+DASHBOARD_WEEKS = 8
 EXPORT_ROLES = frozenset({"inspector", "supervisor", "auditor", "admin"})
 # Why the store refused a decision (codes from the per-hit check) -> HTTP status and message.
 REFUSALS = {
@@ -655,6 +656,46 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
         return with_session(render("rules_fp.html", session=session, groups=groups, snippets=snippets,
                                    rule=rule), session)  # fmt: skip
 
+    async def dashboard(request: Request):
+        """Hits by sector and category over recent weeks, open leads by deadline, rule precision."""
+        session = session_of(request)
+        if session is None:
+            return RedirectResponse("/login", status_code=303)
+        today = workflow.today_cst()
+        first_week = today - dt.timedelta(days=today.weekday()) - dt.timedelta(weeks=DASHBOARD_WEEKS - 1)
+        s = store()
+        try:
+            counts = s.hit_counts_since(first_week.isoformat())
+            open_leads = s.list_leads(workflow.OPEN_LEAD_STATES, limit=1000)
+            verdicts = s.rule_verdicts()
+        finally:
+            s.close()
+        weeks = [(first_week + dt.timedelta(weeks=i)).isoformat() for i in range(DASHBOARD_WEEKS)]
+        by_category: dict[str, list[int]] = {}
+        by_sector: dict[str, dict[str, int]] = {}
+        for r in counts:
+            index = (dt.date.fromisoformat(r["day"]) - first_week).days // 7
+            if 0 <= index < DASHBOARD_WEEKS:
+                by_category.setdefault(r["category"] or "other", [0] * DASHBOARD_WEEKS)[index] += r["n"]
+            sector = by_sector.setdefault(r["sector"] or "—", {})
+            sector[r["category"] or "other"] = sector.get(r["category"] or "other", 0) + r["n"]
+        buckets = {"overdue": [], "soon": [], "later": []}
+        for lead in open_leads:
+            clock = lead["decision_due_at"] if lead["state"] in ("filed", "investigating") else lead["due_at"]
+            info = deadline_info(clock, today, calendar=lead["state"] in ("filed", "investigating"))
+            lead["clock"] = info
+            key = "later" if info is None else ("overdue" if info["overdue"] else ("soon" if info["left"] <= 3 else "later"))
+            buckets[key].append(lead)
+        precision = sorted(
+            ({"rule": rule, **rulebench.precision(c), "total": sum(c.values())} for rule, c in verdicts.items()),
+            key=lambda r: (-r["total"], r["rule"]),
+        )[:30]
+        categories = sorted({c for sector in by_sector.values() for c in sector}, key=lambda c: list(CATEGORY_ZH).index(c)
+                            if c in CATEGORY_ZH else 99)  # fmt: skip
+        return with_session(render("dashboard.html", session=session, weeks=weeks, by_category=by_category,
+                                   by_sector=by_sector, categories=categories, buckets=buckets,
+                                   precision=precision), session)  # fmt: skip
+
     async def audit(request: Request):
         """The audit log, read-only, for auditors, supervisors and admins."""
         session = session_of(request)
@@ -693,6 +734,7 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
         Route("/undo", undo, methods=["POST"]),
         Route("/leads", leads),
         Route("/audit", audit),
+        Route("/dashboard", dashboard),
         Route("/rules", rules_index),
         Route("/rules/try", rules_try, methods=["GET", "POST"]),
         Route("/rules/false-positives", rules_false_positives),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from review_ui.risk import scores, weekly
 from tests.test_review_triage import Session, seed, server  # noqa: F401 - fixture
@@ -45,3 +46,29 @@ def test_merchants_ranked_by_risk_and_merchant_page(server, db_path):  # noqa: F
     assert f'href="/hit/{a}"' not in detail and "线索 #" in detail and "<rect" in detail
     assert "&lt;i&gt;国家级&lt;/i&gt;" in detail and "<i>国家级" not in detail
     assert f'href="/merchant/{merchant_id}"' in wang.get("/queue")
+
+
+def test_dashboard_counts_hits_and_lists_overdue_leads(server, db_path):  # noqa: F811
+    from pipelines.store import Store
+
+    today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT01:00:00Z")
+    a, b, _ = seed(db_path, [
+        {"url": "http://a.shop.test/1", "match": "最佳", "merchant": "甲", "fetched_at": today},
+        {"url": "http://m.health.test/1", "match": "根治", "merchant": "乙", "category": "medical_health",
+         "rule": "MED-CURE", "sector": "health", "fetched_at": today},
+        {"url": "http://m.health.test/2", "match": "根除", "merchant": "乙", "category": "medical_health",
+         "rule": "MED-CURE-2", "sector": "health", "fetched_at": today},
+    ])
+    wang = Session(server, "wang")
+    wang.post(f"/hit/{a}/confirm")
+    wang.post(f"/hit/{b}/false-positive", {"reason": "r"})
+    store = Store(db_path)
+    try:
+        late = store.create_lead("逾期未核查", [], "test", due_at="2026-01-05")
+    finally:
+        store.close()
+    page = wang.get("/dashboard")
+    assert '<tr data-category="medical_health"><td>医疗健康</td>' in page
+    assert re.search(r'<tr data-sector="health"><td>health</td>.*?<td>2</td>', page, re.S)
+    assert f'data-lead-id="{late}"' in page and "已超期 1 条" in page
+    assert '<tr data-rule="MED-CURE"><td><code>MED-CURE</code></td><td>1</td><td>0</td><td>1</td>' in page
