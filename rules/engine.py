@@ -300,6 +300,8 @@ class _Check:
             for m in self._finditer(sel.regex, text, lo, hi, overlapped=False):
                 ms, me = m.span()
                 if me > ms and any(ms < ae and as_ < me for as_, ae in group):
+                    if sel.min_ratio is not None and not _ratio_ok(m, sel.min_ratio):
+                        continue
                     out.append((ms, me))
             i = j
         return out
@@ -516,6 +518,15 @@ class _Check:
             extracted=extracted,
             exceptions=list(rule.exceptions) + [n for n in rule.selections if n.startswith("exc_")],
         )
+
+
+def _ratio_ok(m, min_ratio: float) -> bool:
+    try:
+        ref = float(m.group("ref"))
+        now = float(m.group("now"))
+    except (TypeError, ValueError, IndexError):
+        return False
+    return now > 0 and ref / now >= min_ratio
 
 
 def _followed(text: str, e: int, options: list[str]) -> bool:

@@ -159,6 +159,10 @@ def build_selection(
         line=line,
     )
     sel.context_re = _literal_context_re(sel.terms, nf, np_)
+    if "min_ratio" in spec:
+        if compiled is None or not {"ref", "now"} <= set(compiled.groupindex):
+            err("min_ratio", "needs a regex with named groups (?P<ref>…) and (?P<now>…)")
+        sel.min_ratio = float(spec["min_ratio"])
     return sel
 
 

@@ -52,6 +52,7 @@ class Selection:
     not_preceded_by: list[str]
     context_re: object | None = None  # compiled alternation of terms with the filters
     line: int = 0
+    min_ratio: float | None = None  # trigger regex with groups ref/now: keep when ref/now >= min_ratio
 
 
 @dataclass
