@@ -347,6 +347,7 @@ class _Check:
         ordered = sorted(spans, key=lambda x: (x[0], -(x[1] - x[0])))
         cond = self.engine._cond_fns[ri]
         pack_sels = self.engine._pack_of[rule.pack].selections
+        shared = f.memo
         emitted: list[tuple[int, int]] = []
         for s, e in ordered:
             if any(s < ee and ss < e for ss, ee in emitted):
@@ -358,7 +359,14 @@ class _Check:
                 if val is None:
                     sel = rule.selections.get(name)
                     if sel is None:
-                        sel = pack_sels[name]
+                        # pack-level selections do not depend on the rule: share them per span
+                        psel = pack_sels[name]
+                        key = (id(psel), _s, _e)
+                        val = shared.get(key)
+                        if val is None:
+                            val = shared[key] = self.eval_selection(psel, f, rule, ri, _s, _e)
+                        _memo[name] = val
+                        return val
                     val = _memo[name] = self.eval_selection(sel, f, rule, ri, _s, _e)
                 return val
 
