@@ -393,4 +393,6 @@ class OcrPipeline:
         if hits:
             item["hits"] = list(item.get("hits") or []) + hits
             self._inc("hits", len(hits))
+            if self.crawler.stats:
+                self.crawler.stats.inc_value("fangxin/hits", len(hits))
         return item

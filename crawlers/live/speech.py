@@ -37,6 +37,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 SAMPLE_RATE = 16_000
+MIN_SEGMENT = 0.05  # seconds
 
 
 class SpeechError(RuntimeError):
@@ -83,7 +84,8 @@ def pieces(out_dir: Path, segment_seconds: float) -> list[AudioPiece]:
                 duration = w.getnframes() / float(w.getframerate() or SAMPLE_RATE)
         except (wave.Error, EOFError, OSError):
             duration = segment_seconds
-        out.append(AudioPiece(path, round(start, 3), round(start + duration, 3)))
+        if duration >= MIN_SEGMENT:  # a few milliseconds left over at the end carry no speech
+            out.append(AudioPiece(path, round(start, 3), round(start + duration, 3)))
         start += duration
     return out
 

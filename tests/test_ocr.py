@@ -1,0 +1,53 @@
+"""OCR (rapidocr): reading Chinese ad text in images, the image-hash cache, and picking page images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines import ocr
+
+IMG = Path(__file__).resolve().parent / "sites" / "www" / "imgshop" / "img"
+pytestmark = pytest.mark.skipif(not ocr.OcrEngine.available(), reason="needs rapidocr and onnxruntime")
+
+
+def test_reads_the_detail_image_and_caches_by_hash(tmp_path: Path) -> None:
+    data = (IMG / "8801-detail.png").read_bytes()
+    engine = ocr.OcrEngine(cache_dir=tmp_path)
+    first = engine.read(data)
+    assert first.text.splitlines() == ["灵芝孢子粉礼盒装", "三天根治糖尿病", "降血压降血脂不用吃药"]
+    assert (first.width, first.height) == (750, 420) and not first.cached and first.seconds > 0
+    again = engine.read(data)
+    assert again.cached and again.text == first.text and again.seconds == 0
+    fresh = ocr.OcrEngine(cache_dir=tmp_path)  # a new process finds the result on disk
+    assert fresh.read(data).cached
+    assert fresh.stats["recognised"] == 0 and engine.stats == {**engine.stats, "images": 2, "recognised": 1,
+                                                              "cache_hits": 1}  # fmt: skip
+
+
+def test_page_images_and_size_threshold() -> None:
+    html = (
+        '<img src="/a.png"><img data-src="b.jpg"><img src="data:image/png;base64,xx"><img src="/icon.svg">'
+        '<img src="/a.png"><img src="javascript:x">'
+    )
+    assert ocr.image_urls(html, "http://shop.test/item/1.html") == ["http://shop.test/a.png",
+                                                                    "http://shop.test/item/b.jpg"]  # fmt: skip
+    assert ocr.image_urls("", "http://x/") == []
+    assert ocr.big_enough(750, 420) and not ocr.big_enough(96, 40) and not ocr.big_enough(2000, 60)
+    assert ocr.image_size((IMG / "logo.png").read_bytes()) == (96, 40)
+    assert ocr.image_size(b"not an image") == (0, 0)
+
+
+def test_ocr_hits_point_at_their_image() -> None:
+    import rules
+
+    engine = ocr.OcrEngine()
+    images = [ocr.ImageText(f"http://shop.test/{name}", engine.read((IMG / name).read_bytes()))
+              for name in ("8801-spec.png", "8801-detail.png")]  # fmt: skip
+    text, placed = ocr.ocr_field(images)
+    hits = ocr.ocr_hits(rules.load_engine(), {"title": "灵芝孢子粉礼盒", "ocr": text}, placed)
+    assert hits and {h["extracted"]["image_url"] for h in hits} == {"http://shop.test/8801-detail.png"}
+    for h in hits:
+        assert text[h["start"]:h["end"]] == h["match"]
+        assert h["extracted"]["image_width"] == 750
