@@ -277,3 +277,9 @@ def test_threshold_check_can_fail():
     weak.rules = weak.rules[:1]
     weak._compile()
     assert _check_thresholds(evaluate(weak, load_corpus()))
+
+
+def test_rules_test_command_with_coverage():
+    res = CliRunner().invoke(cli, ["rules", "test", "--coverage"])
+    assert res.exit_code == 0, res.output
+    assert "0 failed" in res.output and "0 uncovered" in res.output
