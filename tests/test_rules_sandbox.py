@@ -132,3 +132,50 @@ def test_sandbox_ground_truth():
     assert recall >= 0.9, report["misses"]
     assert report["spared"] == report["negatives"], report["false_hits"]
     assert report["clean_ok"] == report["clean_pages"], report["false_hits"]
+
+
+LIVE_FIELD = {"title": "livestream_title", "pinned": "pinned", "chat": "chat", "product_card": "product_cards"}
+
+
+def _live_text(ev: dict) -> str:
+    if ev["type"] == "product_card":
+        return f"{ev['name']} {ev['price_label']}{ev['price']} {ev['ref_label']}{ev['ref_price']} {ev['sales']} {ev['tag']}"
+    return ev["text"]
+
+
+def test_sandbox_live_rooms():
+    from tests.sites import live
+
+    engine = rules.load_engine()
+    clean = [(ev, engine.check({LIVE_FIELD[ev["type"]]: _live_text(ev)})) for ev in live.room_events("2002")]
+    assert all(not hits for _ev, hits in clean), [(_live_text(ev), [h.rule for h in hits]) for ev, hits in clean if hits]
+    seen = set()
+    for ev in live.room_events("1001"):
+        seen |= {h.category for h in engine.check({LIVE_FIELD[ev["type"]]: _live_text(ev)})}
+    assert {"livestream", "false_urgency", "medical_health", "price_fraud"} <= seen
+
+
+def test_sandbox_generated_mall_pages():
+    from tests.sites import mall
+    from tests.sites.server import start_in_thread
+
+    engine = rules.load_engine()
+    base, stop = start_in_thread()
+    misses, false_pages, total = [], [], 0
+    try:
+        for n in range(1, 120, 3):
+            with urllib.request.urlopen(f"{base}/mall/p/{n}.html", timeout=10) as resp:  # noqa: S310 - loopback
+                fields = page_fields(resp.read().decode("utf-8"))
+            hits = engine.check(fields)
+            expected = mall.expected_violations(n)
+            for v in expected:
+                total += 1
+                pos = fields["body"].find(v["text"])
+                end = pos + len(v["text"])
+                if not any(h.category == v["category"] and h.field == "body" and h.start < end and pos < h.end for h in hits):
+                    misses.append((n, v))
+            if not expected and hits:
+                false_pages.append((n, [h.rule for h in hits]))
+    finally:
+        stop()
+    assert total and not misses and not false_pages, (misses, false_pages)
