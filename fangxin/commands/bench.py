@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from fangxin.commands import bench_crawl, bench_review, bench_rules
+from fangxin.commands import bench_crawl, bench_live, bench_review, bench_rules
 
 
 @click.group()
@@ -15,3 +15,4 @@ def bench() -> None:
 bench.add_command(bench_rules.rules_bench)
 bench.add_command(bench_crawl.crawl_bench)
 bench.add_command(bench_review.review_bench)
+bench.add_command(bench_live.live_bench)
