@@ -197,3 +197,20 @@ def test_fangxin_live_flags_every_source_with_its_event_time(sandbox_url: str, t
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's Chromium")
 def test_fangxin_live_clean_room_has_no_hit(sandbox_url: str, tmp_path: Path) -> None:
     assert run_live(sandbox_url, "3004", str(tmp_path / "clean.db")) == []
+
+
+def test_live_plan_loads_and_runs(sandbox_url: str, tmp_path: Path, monkeypatch) -> None:
+    from crawlers.live import plan as live_plan
+
+    path = Path(live_plan.__file__).parent / "plans" / "sandbox-rooms.yaml"
+    monkeypatch.delenv("SANDBOX", raising=False)
+    with pytest.raises(live_plan.LivePlanError):
+        live_plan.load_live_plan(path)  # ${SANDBOX} undefined
+    loaded = live_plan.load_live_plan(path, {"SANDBOX": sandbox_url})
+    assert loaded["seeds"] == [f"{sandbox_url}/live/room/3003", f"{sandbox_url}/live/room/3004"]
+    opts = live_plan.plan_options(loaded)
+    assert (opts.seconds, opts.shot_every, opts.speech) == (300.0, 5.0, "sidecar")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: live\nseeds: [ftp://x]\n", encoding="utf-8")
+    with pytest.raises(live_plan.LivePlanError):
+        live_plan.load_live_plan(bad)
