@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import string
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -23,12 +22,11 @@ _SENTENCE_RX = re.compile("[。！？；!?;\n\r]")
 OVERLAP_PAD = 40
 
 
-class _Formatter(string.Formatter):
-    def get_value(self, key, args, kwargs):
-        return kwargs.get(key, "") if isinstance(key, str) else ""
+class _Values(dict):
+    """Message interpolation values; an unknown name becomes an empty string."""
 
-
-_FMT = _Formatter()
+    def __missing__(self, key):
+        return ""
 
 
 class _Field:
@@ -297,6 +295,8 @@ class _Check:
                 hi = min(len(text), max(hi, anchors[j][1] + w))
                 j += 1
             group = anchors[i:j]
+            if time.perf_counter() > self.deadline:
+                raise DeadlineExceeded()
             for m in self._finditer(sel.regex, text, lo, hi, overlapped=False):
                 ms, me = m.span()
                 if me > ms and any(ms < ae and as_ < me for as_, ae in group):
@@ -311,28 +311,24 @@ class _Check:
             if not overlapped:
                 return list(rx.finditer(text, lo, hi))
             return [m for i in range(lo, hi) if (m := rx.match(text, i, hi))]
-        remaining = self.deadline - time.perf_counter()
-        if remaining <= 0:
-            raise DeadlineExceeded()
+        # each call is bounded by the regex timeout; the document deadline is checked between
+        # candidates (evaluate_rule) and between regex windows (regex_around)
         try:
-            return list(rx.finditer(text, lo, hi, overlapped=overlapped, timeout=min(self.timeout_s, remaining)))
+            return list(rx.finditer(text, lo, hi, overlapped=overlapped, timeout=self.timeout_s))
         except TimeoutError:
             self.regex_timeouts += 1
-            if self.deadline - time.perf_counter() <= 0:
+            if time.perf_counter() > self.deadline:
                 raise DeadlineExceeded() from None
             return []
 
     def _search(self, rx, text: str, lo: int, hi: int):
         if type(rx) is re.Pattern:
             return rx.search(text, lo, hi)
-        remaining = self.deadline - time.perf_counter()
-        if remaining <= 0:
-            raise DeadlineExceeded()
         try:
-            return rx.search(text, lo, hi, timeout=min(self.timeout_s, remaining))
+            return rx.search(text, lo, hi, timeout=self.timeout_s)
         except TimeoutError:
             self.regex_timeouts += 1
-            if self.deadline - time.perf_counter() <= 0:
+            if time.perf_counter() > self.deadline:
                 raise DeadlineExceeded() from None
             return None
 
@@ -454,14 +450,15 @@ class _Check:
         return self._any_in(sel, f, lo, hi)
 
     def _starts_in(self, sel: Selection, f: _Field, lo: int, s: int, hi: int) -> bool:
+        """Does a match begin in [lo, s)? One search: the leftmost match starts before s or none does."""
         if s <= lo:
             return False
         for rx in (sel.context_re, sel.regex):
             if rx is None:
                 continue
-            for m in self._finditer(rx, f.text, lo, hi, overlapped=True):
-                if m.start() < s:
-                    return True
+            m = self._search(rx, f.text, lo, hi)
+            if m is not None and m.start() < s:
+                return True
         return False
 
     def _overlaps(self, sel: Selection, f: _Field, s: int, e: int) -> bool:
@@ -506,7 +503,7 @@ class _Check:
                     extracted[name] = m.group(0)
         pad = self.engine.defaults.get("excerpt_chars", 30)
         excerpt = original[max(0, os_ - pad) : oe + pad]
-        message = _FMT.format(rule.message, match=match, field=f.name, **extracted)
+        message = rule.message.format_map(_Values(extracted, match=match, field=f.name))
         return Hit(
             rule=rule.id,
             pack=rule.pack,
