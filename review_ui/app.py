@@ -26,7 +26,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from pipelines.store import CST, HIT_STATES, DecisionRefused, Store, StoreError, to_cst
-from review_ui import risk, rulebench, security, workflow
+from review_ui import replay, risk, rulebench, security, workflow
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "fangxin_session"
@@ -150,7 +150,8 @@ class SecurityHeaders(BaseHTTPMiddleware):
         return response
 
 
-def create_app(db_path: str, secret: str | None = None) -> Starlette:
+def create_app(db_path: str, secret: str | None = None, replay_port: int | None = None) -> Starlette:
+    """The review app. With `replay_port`, archived pages are replayed from that port (a separate origin)."""
     templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
     templates.globals.update(SEVERITY_ZH=SEVERITY_ZH, STATE_ZH=STATE_ZH, CATEGORY_ZH=CATEGORY_ZH,
                              LEAD_STATE_ZH=LEAD_STATE_ZH, ROLE_ZH=ROLE_ZH, DECIDE_ROLES=DECIDE_ROLES,
@@ -159,7 +160,9 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
     templates.filters["cst"] = to_cst
     templates.filters["deadline"] = deadline_info
     templates.filters["jsontext"] = lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True)  # escaped on output
-    signer = URLSafeTimedSerializer(secret or security.new_token(), salt="fangxin-session")
+    secret = secret or security.new_token()
+    signer = URLSafeTimedSerializer(secret, salt="fangxin-session")
+    replay_tokens = replay.signer(secret)
 
     def store() -> Store:
         return Store(db_path)
@@ -302,9 +305,38 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
                                                 hit["span_start"], hit["span_end"], hit["match"] or "")
         can_decide = session.get("role") in DECIDE_ROLES and hit["state"] in OPEN_STATES and (
             hit["assignee"] != ESCALATED_TO or session.get("role") in SUPERVISOR_ROLES)
-        return with_session(render("hit.html", hit=hit, capture=capture, session=session, before=before,
-                                   matched=matched, after=after, captured_cst=to_cst(capture["fetched_at"]),
-                                   can_decide=can_decide, history=history), session)  # fmt: skip
+        replay_src = None
+        if replay_port and capture.get("warc_file"):
+            origin = f"{request.url.scheme}://{request.url.hostname}:{replay_port}"
+            replay_src = f"{origin}/capture/{capture['id']}?t={replay_tokens.dumps(capture['id'])}"
+        response = render("hit.html", hit=hit, capture=capture, session=session, before=before, matched=matched,
+                          after=after, captured_cst=to_cst(capture["fetched_at"]), can_decide=can_decide,
+                          history=history, replay_src=replay_src)  # fmt: skip
+        if replay_src:
+            response.headers["Content-Security-Policy"] = security.csp_framing(origin)
+        return with_session(response, session)
+
+    async def hit_screenshot(request: Request):
+        """The capture's full-page screenshot (PNG made by our own Chromium), from its WARC record."""
+        session = session_of(request)
+        if session is None:
+            return RedirectResponse("/login", status_code=303)
+        try:
+            hit_id = int(request.path_params["hit_id"])
+        except ValueError:
+            return Response(status_code=404)
+        s = store()
+        try:
+            hit = s.get_hit(hit_id)
+            capture = s.get_capture(hit["capture_id"]) if hit else None
+            data = await run_in_threadpool(replay.screenshot, s, capture) if capture else None
+        except replay.ArchiveError:
+            data = None
+        finally:
+            s.close()
+        if data is None:
+            return Response("没有截图。", status_code=404, media_type="text/plain; charset=utf-8")
+        return with_session(Response(data, media_type="image/png"), session)
 
     def wants_json(request: Request) -> bool:
         return "application/json" in request.headers.get("accept", "")
@@ -729,6 +761,7 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
         Route("/queue", queue),
         Route("/hit/{hit_id}", hit_detail),
         Route("/hit/{object_id}/export", export, methods=["POST"]),
+        Route("/hit/{hit_id}/screenshot", hit_screenshot),
         Route("/hit/{hit_id}/{action}", decide, methods=["POST"]),
         Route("/bulk", bulk, methods=["POST"]),
         Route("/undo", undo, methods=["POST"]),
@@ -748,19 +781,51 @@ def create_app(db_path: str, secret: str | None = None) -> Starlette:
     return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
 
 
-def serve(db_path: str, host: str = "127.0.0.1", port: int = 8000, on_ready=None) -> None:
-    """Run the review UI with uvicorn until interrupted."""
+def _bind(host: str, port: int):
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def serve(db_path: str, host: str = "127.0.0.1", port: int = 8000, on_ready=None,
+          replay_port: int | None = None) -> None:  # fmt: skip
+    """Run the review UI with uvicorn until interrupted, and the replay server on a second port.
+
+    The replay port is `replay_port`, or port + 1 (a free one when `port` is 0).
+    """
+    import asyncio
+    import contextlib
+
     import uvicorn
 
-    config = uvicorn.Config(create_app(db_path), host=host, port=port, log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
+    app_sock = _bind(host, port)
+    replay_sock = _bind(host, replay_port if replay_port is not None else (port + 1 if port else 0))
+    bound = app_sock.getsockname()[1]
+    secret = security.new_token()
+    app = create_app(db_path, secret=secret, replay_port=replay_sock.getsockname()[1])
+    replay_app = replay.create_replay_app(db_path, secret, app_port=bound)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    replay_server = uvicorn.Server(uvicorn.Config(replay_app, log_level="warning", access_log=False))
+    replay_server.capture_signals = contextlib.nullcontext  # signals stop the app server, which stops this one
     if on_ready is not None:
         original = server.startup
 
         async def startup(sockets=None):
             await original(sockets=sockets)
-            bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
             on_ready(host, bound)
 
         server.startup = startup
-    server.run()
+
+    async def run_both():
+        replay_task = asyncio.create_task(replay_server.serve(sockets=[replay_sock]))
+        try:
+            await server.serve(sockets=[app_sock])
+        finally:
+            replay_server.should_exit = True
+            await replay_task
+
+    asyncio.run(run_both())

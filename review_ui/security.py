@@ -42,3 +42,8 @@ def new_token() -> str:
 
 def same_token(a: str | None, b: str | None) -> bool:
     return bool(a) and bool(b) and hmac.compare_digest(a, b)
+
+
+def csp_framing(origin: str) -> str:
+    """The app's CSP for a page that embeds the replay origin in a sandboxed frame (and nothing else)."""
+    return CSP.replace("frame-src 'none'", f"frame-src {origin}")

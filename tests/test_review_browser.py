@@ -123,6 +123,7 @@ def test_keyboard_only_triage_in_chromium(server, db_path, browser_page, tmp_pat
     assert hit_state(db_path, ids[2]) == "new"
     expect(rows.first).to_have_attribute("data-hit-id", str(ids[2]))  # medium before low
 
+    expect(rows.first).to_have_attribute("aria-selected", "true")  # the reloaded page's script is running
     page.keyboard.press("Enter")  # open the selected hit's detail page
     page.wait_for_url(f"**/hit/{ids[2]}")
     page.screenshot(path=str(shots / "hit.png"), full_page=True)
@@ -134,3 +135,35 @@ def test_keyboard_only_triage_in_chromium(server, db_path, browser_page, tmp_pat
     page.screenshot(path=str(shots / "leads.png"), full_page=True)
 
     assert problems == []
+
+
+def test_archived_hostile_page_replays_sandboxed_without_running_or_fetching(server, db_path, browser_page, tmp_path):  # noqa: F811
+    from playwright.sync_api import expect
+
+    from tests.test_review_replay import seed_archived
+
+    page, problems = browser_page
+    hit_id = seed_archived(db_path)
+    failed: dict[str, str] = {}
+    page.on("requestfailed", lambda r: failed.__setitem__(r.url, r.failure or ""))
+    responses: list[str] = []
+    page.on("response", lambda r: responses.append(r.url))
+    page.goto(server + "/login")
+    page.fill("input[name=username]", "wang")
+    page.fill("input[name=password]", PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/queue")
+    page.goto(f"{server}/hit/{hit_id}")
+    frame = page.frame_locator("iframe.replay")
+    expect(frame.locator("body")).to_contain_text("本店产品全网最佳")
+    expect(page.locator("img.shot")).to_be_visible()
+    page.screenshot(path=str(artefact_dir(tmp_path) / "hit-replay.png"), full_page=True)
+    frame.locator("a").click()  # a javascript: link inside the sandbox does nothing
+    page.wait_for_timeout(300)
+    assert not [p for p in problems if p.startswith(("dialog", "pageerror"))], problems
+    # the only console errors are the replay frame's own refusals (sandbox, CSP)
+    assert all("/capture/" in p or "Content Security Policy" in p for p in problems), problems
+    # the live site is never contacted: the replay's CSP blocks the page's own resources
+    assert not [u for u in responses if "merchant.test" in u]
+    assert {u: f for u, f in failed.items() if "merchant.test" in u} == {
+        "http://merchant.test/track.gif": "csp"}
