@@ -795,7 +795,7 @@ def serve(db_path: str, host: str = "127.0.0.1", port: int = 8000, on_ready=None
           replay_port: int | None = None) -> None:  # fmt: skip
     """Run the review UI with uvicorn until interrupted, and the replay server on a second port.
 
-    The replay port is `replay_port`, or port + 1 (a free one when `port` is 0).
+    The replay port is `replay_port`, or port + 1 (a free one when `port` is 0 or port + 1 is taken).
     """
     import asyncio
     import contextlib
@@ -803,7 +803,13 @@ def serve(db_path: str, host: str = "127.0.0.1", port: int = 8000, on_ready=None
     import uvicorn
 
     app_sock = _bind(host, port)
-    replay_sock = _bind(host, replay_port if replay_port is not None else (port + 1 if port else 0))
+    if replay_port is not None:
+        replay_sock = _bind(host, replay_port)
+    else:
+        try:
+            replay_sock = _bind(host, port + 1 if port else 0)
+        except OSError:  # the next port is taken: any free one will do
+            replay_sock = _bind(host, 0)
     bound = app_sock.getsockname()[1]
     secret = security.new_token()
     app = create_app(db_path, secret=secret, replay_port=replay_sock.getsockname()[1])

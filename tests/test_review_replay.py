@@ -75,3 +75,35 @@ def test_hit_page_frames_the_replay_origin_which_serves_the_page_sandboxed(serve
     shot = wang.opener.open(f"{server}/hit/{hit_id}/screenshot")
     assert shot.headers["Content-Type"] == "image/png" and shot.read() == PNG
     assert fetch(f"{server}/hit/{hit_id}/screenshot")[2] != PNG  # not without a session
+
+
+def test_replay_port_falls_back_to_a_free_one_when_the_next_is_taken(db_path):
+    import socket
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    taken = blocker.getsockname()[1]
+    app_port = taken - 1
+    try:
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", app_port))
+        probe.close()
+    except OSError:
+        blocker.close()
+        return  # the port below is busy too; nothing to show on this machine now
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "fangxin.cli", "review", "--port", str(app_port), "--db", db_path],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert f"review UI at http://127.0.0.1:{app_port}/" in line, line + proc.stderr.read()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        blocker.close()
