@@ -27,7 +27,6 @@ ALL_STEPS = ("fullwidth", "nfkc", "zero_width", "t2s", "lowercase", "joiners")
 ZERO_WIDTH = "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e"
 # characters that may sit between two Han characters to break a keyword (after full-width mapping)
 JOINER_CHARS = " \t*·・.-_~#|/\\+=^`@•°"
-_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 
 
 @lru_cache(maxsize=1)
@@ -126,10 +125,6 @@ def _class_ranges(cps: list[int]) -> list[str]:
     return out
 
 
-_JOINER_RE = re.compile(
-    "(?<=[" + _HAN + "])(?:[" + re.escape(JOINER_CHARS) + "]+)(?=[" + _HAN + "0-9])"
-)
-_QUICK_JOINER = re.compile("[" + _HAN + "][" + re.escape(JOINER_CHARS) + "]")
 
 
 class Normalized:
@@ -158,38 +153,55 @@ def normalize(text: str, steps: tuple[str, ...] = ALL_STEPS) -> Normalized:
     one, special, detector = build_tables(steps)
     if detector is None:
         return Normalized(text, text, None)
-    found = detector.findall(text)
+    found = set(detector.findall(text))
     if not found:
         return Normalized(text, text, None)
-    if not special or not _special_re(steps).search(text):
-        if len(found) * 16 < len(text):
-            # few characters to map: replace them in place (translate walks every character)
-            changes = {ch: one[ord(ch)] for ch in set(found) if ord(ch) in one}
-            mapped = text
+    if special and any(ord(ch) in special for ch in found):
+        return _slow(text, one, special, steps)
+    changes = {ch: one[ord(ch)] for ch in found if ord(ch) in one}
+    mapped = text
+    if changes:
+        if len(changes) <= 12:
+            # few distinct characters to map: str.replace per character beats translate,
+            # which walks every character through a dict
             for ch, rep in changes.items():
                 mapped = mapped.replace(ch, rep)
         else:
             mapped = text.translate(one)
-        if "joiners" not in steps or not _QUICK_JOINER.search(mapped):
-            return Normalized(mapped, text, None)
-        # joiners: deletions only
-        out: list[str] = []
-        index: list[int] = []
-        pos = 0
-        for m in _JOINER_RE.finditer(mapped):
-            out.append(mapped[pos : m.start()])
-            index.extend(range(pos, m.start()))
-            pos = m.end()
-        out.append(mapped[pos:])
-        index.extend(range(pos, len(mapped)))
-        return Normalized("".join(out), text, index)
-    return _slow(text, one, special, steps)
+    if "joiners" not in steps:
+        return Normalized(mapped, text, None)
+    cuts = _joiner_runs(mapped)
+    if not cuts:
+        return Normalized(mapped, text, None)
+    out: list[str] = []
+    index: list[int] = []
+    pos = 0
+    for a, b in cuts:
+        out.append(mapped[pos:a])
+        index.extend(range(pos, a))
+        pos = b
+    out.append(mapped[pos:])
+    index.extend(range(pos, len(mapped)))
+    return Normalized("".join(out), text, index)
 
 
-@lru_cache(maxsize=16)
-def _special_re(steps: tuple[str, ...]) -> re.Pattern:
-    chars = sorted(build_tables(steps)[1])
-    return re.compile("[" + "".join(_class_ranges(chars)) + "]") if chars else re.compile("(?!)")
+_JOINER_RUN = re.compile("[" + re.escape(JOINER_CHARS) + "]+")
+
+
+def _is_han(ch: str) -> bool:
+    o = ord(ch)
+    return 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0xF900 <= o <= 0xFAFF
+
+
+def _joiner_runs(text: str) -> list[tuple[int, int]]:
+    """Runs of joiner characters between a Han character and a Han character or digit."""
+    cuts = []
+    n = len(text)
+    for m in _JOINER_RUN.finditer(text):
+        a, b = m.span()
+        if a and b < n and _is_han(text[a - 1]) and (_is_han(text[b]) or text[b].isdigit()):
+            cuts.append((a, b))
+    return cuts
 
 
 def _slow(text: str, one: dict[int, str], special: dict[int, str], steps: tuple[str, ...]) -> Normalized:
@@ -205,14 +217,15 @@ def _slow(text: str, one: dict[int, str], special: dict[int, str], steps: tuple[
             chars.append(c)
             index.append(i)
     mapped = "".join(chars)
-    if "joiners" in steps and _QUICK_JOINER.search(mapped):
+    cuts = _joiner_runs(mapped) if "joiners" in steps else []
+    if cuts:
         out_chars: list[str] = []
         out_index: list[int] = []
         pos = 0
-        for m in _JOINER_RE.finditer(mapped):
-            out_chars.append(mapped[pos : m.start()])
-            out_index.extend(index[pos : m.start()])
-            pos = m.end()
+        for a, b in cuts:
+            out_chars.append(mapped[pos:a])
+            out_index.extend(index[pos:a])
+            pos = b
         out_chars.append(mapped[pos:])
         out_index.extend(index[pos:])
         return Normalized("".join(out_chars), text, out_index)
