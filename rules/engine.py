@@ -562,7 +562,8 @@ class EngineHolder:
 
     ``holder.engine`` is always a working engine; ``holder.reload()`` swaps in a freshly loaded
     one, or keeps the current one and returns the PackError; ``holder.reload_if_changed()`` does so
-    only when a pack file's modification time changed.
+    only when a pack file's modification time changed. The holder also answers like the engine
+    (``holder.check``, ``holder.check_text``, ``holder.packs``, ``holder.rule(id)`` …).
     """
 
     def __init__(self, packs: Iterable[str] | None = None) -> None:
@@ -611,3 +612,12 @@ class EngineHolder:
 
     def check(self, doc: Mapping[str, object], **kw) -> Hits:
         return self.engine.check(doc, **kw)
+
+    def check_text(self, text: str, field: str = "body", **kw) -> Hits:
+        return self.engine.check_text(text, field=field, **kw)
+
+    def __getattr__(self, name: str):
+        # everything else (packs, rules, rule(), literal_terms() …) from the current engine
+        if name == "engine":
+            raise AttributeError(name)
+        return getattr(self.engine, name)

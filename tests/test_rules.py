@@ -165,6 +165,7 @@ def test_holder_keeps_last_good_engine(tmp_path):
     err = holder.reload()
     assert isinstance(err, rules.PackError)
     assert holder.engine is good and holder.check({"body": "全网销量第一"})
+    assert holder.check_text("全网销量第一") and holder.packs[0].id == "cn-base" and holder.rule("ABS-RANK-FIRST-003")
     again, err2 = rules.reload(good)
     assert again is good and isinstance(err2, rules.PackError)
 
