@@ -400,6 +400,17 @@ M7_QUEUE_ORDER_INDEX = """
 CREATE INDEX hits_queue ON hits(state, severity, due_at, confidence DESC, id);
 """
 
+M8_SAVED_VIEWS = """
+CREATE TABLE saved_views (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL,
+    name TEXT NOT NULL,
+    query TEXT NOT NULL,          -- the queue's filter query string, built by the review UI
+    created_at TEXT NOT NULL,
+    UNIQUE (username, name)
+);
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables", M1_CORE),
     (2, "full-text search over captures (FTS5, trigram)", M2_FTS),
@@ -408,6 +419,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (5, "triage decisions: batches, undo, lead links", M5_TRIAGE_UNDO),
     (6, "lead workflow: transitions, filing approval, officers, clocks, 挂牌督办", M6_LEAD_WORKFLOW),
     (7, "review queue order index (state, severity, due date, confidence)", M7_QUEUE_ORDER_INDEX),
+    (8, "saved queue views per user", M8_SAVED_VIEWS),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -1709,6 +1721,34 @@ class Store:
             "GROUP BY day, c.sector, h.category, h.state",
             (normalize_time(since),),
         )
+
+    # ----------------------------------------------------------------- saved views
+
+    def save_view(self, username: str, name: str, query: str) -> int:
+        """Save (or replace) a user's named queue view; audited."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO saved_views(username, name, query, created_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(username, name) DO UPDATE SET query = excluded.query, created_at = excluded.created_at",
+                (username, name, query, utc_now()),
+            )
+            view_id = conn.execute(
+                "SELECT id FROM saved_views WHERE username = ? AND name = ?", (username, name)
+            ).fetchone()[0]
+            self._append_audit(conn, username, "view.save", "view", view_id, {"name": name, "query": query})
+            return int(view_id)
+
+    def list_views(self, username: str) -> list[dict]:
+        return self._all("SELECT id, name, query, created_at FROM saved_views WHERE username = ? ORDER BY name",
+                         (username,))  # fmt: skip
+
+    def delete_view(self, username: str, view_id: int) -> bool:
+        """Delete one of the user's own views; False if it is not theirs or does not exist."""
+        with self.transaction() as conn:
+            cur = conn.execute("DELETE FROM saved_views WHERE id = ? AND username = ?", (view_id, username))
+            if cur.rowcount:
+                self._append_audit(conn, username, "view.delete", "view", view_id, None)
+            return bool(cur.rowcount)
 
 
 class DecisionRefused(StoreError):

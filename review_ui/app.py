@@ -12,7 +12,7 @@ import re
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -44,6 +44,7 @@ LEAD_STATE_ZH = {
 ROLE_ZH = {"inspector": "执法人员", "supervisor": "主管", "rule_author": "规则编写", "auditor": "审计", "admin": "管理员"}
 # Who may record triage decisions (checked on the server for every request; auditors are read-only).
 DECIDE_ROLES = frozenset({"inspector", "supervisor", "admin"})
+ALL_ROLES = frozenset(ROLE_ZH)
 SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
 ESCALATED_TO = "role:supervisor"
 # Triage actions: URL name -> (hit state, message shown after the decision).
@@ -275,14 +276,55 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
             hits = load_queue(s, f, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
             sectors = s.queue_sectors()
             recent = s.recent_decisions(session["user"]) if session.get("role") in DECIDE_ROLES else []
+            views = s.list_views(session["user"])
         finally:
             s.close()
         more = len(hits) > PAGE_SIZE
         hits = hits[:PAGE_SIZE]
-        query = {k: v for k, v in f.items() if not (k == "state" and v == "open")}
+        query = filter_query(f)
         return with_session(render("queue.html", hits=hits, session=session, filters=f, sectors=sectors,
-                                   recent=recent, page=page, more=more, query=query,
+                                   recent=recent, page=page, more=more, query=query, views=views,
+                                   query_string=urlencode(query),
                                    can_decide=session.get("role") in DECIDE_ROLES), session)  # fmt: skip
+
+    def filter_query(f: dict) -> dict:
+        return {k: v for k, v in f.items() if not (k == "state" and v == "open")}
+
+    async def save_view(request: Request):
+        """Save the current queue filters under a name, for this user only."""
+        auth = await authorize(request, ALL_ROLES)
+        if isinstance(auth, Response):
+            return auth
+        session, user, form = auth
+        name = str(form.get("name") or "").strip()
+        if not 1 <= len(name) <= 40:
+            return refuse(request, session, 400, "视图名称须为 1 至 40 个字。")
+        f = queue_filters(dict(parse_qsl(str(form.get("query") or ""))))  # re-validated, never stored raw
+        query = urlencode(filter_query(f))
+        s = store()
+        try:
+            s.save_view(user["username"], name, query)
+        finally:
+            s.close()
+        return with_session(RedirectResponse("/queue" + (f"?{query}" if query else ""), status_code=303), session)
+
+    async def delete_view(request: Request):
+        auth = await authorize(request, ALL_ROLES)
+        if isinstance(auth, Response):
+            return auth
+        session, user, _form = auth
+        try:
+            view_id = int(request.path_params["view_id"])
+        except ValueError:
+            return refuse(request, session, 404, "没有这个视图。")
+        s = store()
+        try:
+            deleted = s.delete_view(user["username"], view_id)
+        finally:
+            s.close()
+        if not deleted:
+            return refuse(request, session, 404, "没有这个视图。")
+        return with_session(RedirectResponse("/queue", status_code=303), session)
 
     async def hit_detail(request: Request):
         session = session_of(request)
@@ -764,6 +806,8 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         Route("/hit/{hit_id}/screenshot", hit_screenshot),
         Route("/hit/{hit_id}/{action}", decide, methods=["POST"]),
         Route("/bulk", bulk, methods=["POST"]),
+        Route("/views", save_view, methods=["POST"]),
+        Route("/views/{view_id}/delete", delete_view, methods=["POST"]),
         Route("/undo", undo, methods=["POST"]),
         Route("/leads", leads),
         Route("/audit", audit),

@@ -384,3 +384,23 @@ def test_logout_needs_the_csrf_token(server):
     assert "审核队列" in wang.get("/queue")  # still logged in
     status, page, url = wang.post("/logout", as_json=False)
     assert url.endswith("/login")
+
+
+def test_saved_views_are_per_user_and_revalidated(server, db_path):
+    seed(db_path, PAGES)
+    wang, zhao = Session(server, "wang"), Session(server, "zhao")
+    status, _, url = wang.post("/views", {"name": "严重违法", "query": "severity=high&category=bogus&x=<b>"},
+                               as_json=False)
+    assert status == 200 and url.endswith("/queue?severity=high")
+    page = wang.get("/queue")
+    assert '<a href="/queue?severity=high">严重违法</a>' in page
+    assert "严重违法" not in zhao.get("/queue")
+    assert db_rows(db_path, "SELECT username, query FROM saved_views") == [("wang", "severity=high")]
+    view_id = db_rows(db_path, "SELECT id FROM saved_views")[0][0]
+    assert zhao.post(f"/views/{view_id}/delete")[0] == 404  # not hers
+    assert wang.post("/views", {"name": "", "query": ""})[0] == 400
+    assert wang.post("/views", {"name": "x", "query": ""}, csrf="forged")[0] == 403
+    assert wang.post(f"/views/{view_id}/delete", as_json=False)[0] == 200
+    assert db_rows(db_path, "SELECT COUNT(*) FROM saved_views") == [(0,)]
+    assert [r[0] for r in db_rows(db_path, "SELECT action FROM audit_log WHERE object_type = 'view'")] == [
+        "view.save", "view.delete"]
