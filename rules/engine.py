@@ -96,6 +96,10 @@ class Engine:
         self._doc_targets = doc_targets
         self.patterns = list(pattern_ids)
         self._automaton = ahocorasick_rs.AhoCorasick(self.patterns) if self.patterns else None
+        self.scanner = "ahocorasick_rs"
+        self._hs = _HyperscanScanner.build(self.patterns) if self.patterns else None
+        if self._hs is not None:
+            self.scanner = "hyperscan"
         # per field: pid -> targets of the rules whose scopes include that field
         self._targets: dict[str, list[tuple]] = {}
         for fname in FIELDS:
@@ -162,8 +166,12 @@ class Engine:
         automaton = self._automaton
         doc_targets = self._doc_targets
         present = ctx.doc_present
+        hs = self._hs
         for f in fields:
-            f.found = automaton.find_matches_as_indexes(f.text, overlapping=True) if automaton else []
+            if hs is not None:
+                f.found = hs.scan(f.text)
+            else:
+                f.found = automaton.find_matches_as_indexes(f.text, overlapping=True) if automaton else []
             if doc_targets:
                 for pid, _s, _e in f.found:
                     keys = doc_targets.get(pid)
@@ -177,6 +185,61 @@ class Engine:
         out.regex_timeouts = ctx.regex_timeouts
         if self._supersedes and len(out) > 1:
             out[:] = _resolve_supersedes(out, self._supersedes)
+        if len(out) > 1:  # deterministic order: document field order, then position, then rule
+            order = {f.name: i for i, f in enumerate(fields)}
+            out.sort(key=lambda h: (order.get(h.field, 0), h.start, h.end, h.rule))
+        return out
+
+
+class _HyperscanScanner:
+    """Optional accelerator for the literal scan: the same literals in a Hyperscan block database.
+
+    Text and patterns are scanned as UTF-32-LE, so a byte offset divided by four is a character
+    offset; matches not aligned on code units are discarded. Results equal ahocorasick_rs's
+    overlapping matches. Used when the `hyperscan` package imports and FANGXIN_RULES_SCANNER is
+    not "ahocorasick"; each thread gets its own scratch space.
+    """
+
+    def __init__(self, hyperscan, db, lengths: list[int]) -> None:
+        self._hyperscan = hyperscan
+        self._db = db
+        self._lengths = lengths
+        self._local = threading.local()
+
+    @classmethod
+    def build(cls, patterns: list[str]):
+        import os
+
+        if os.environ.get("FANGXIN_RULES_SCANNER", "auto").lower() in ("ahocorasick", "ahocorasick_rs", "ac"):
+            return None
+        try:
+            import hyperscan
+        except ImportError:
+            return None
+        raw = [p.encode("utf-32-le") for p in patterns]
+        exprs = [b"".join(b"\\x%02x" % c for c in r) for r in raw]
+        try:
+            db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=0)
+        except Exception:  # pragma: no cover - an unusable build falls back to ahocorasick_rs
+            return None
+        return cls(hyperscan, db, [len(r) for r in raw])
+
+    def scan(self, text: str) -> list[tuple[int, int, int]]:
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = self._hyperscan.Scratch(self._db)
+        out: list[tuple[int, int, int]] = []
+        append = out.append
+        lengths = self._lengths
+
+        def on_match(pid, _from, to, _flags, _ctx):
+            start = to - lengths[pid]
+            if not (to & 3) and not (start & 3):
+                append((pid, start >> 2, to >> 2))
+
+        self._db.scan(text.encode("utf-32-le"), match_event_handler=on_match, scratch=scratch)
+        out.sort(key=lambda m: (m[2], m[0]))
         return out
 
 

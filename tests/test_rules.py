@@ -284,3 +284,16 @@ def test_rules_test_command_with_coverage():
     res = CliRunner().invoke(cli, ["rules", "test", "--coverage"])
     assert res.exit_code == 0, res.output
     assert "0 failed" in res.output and "0 uncovered" in res.output
+
+
+def test_scanners_agree(monkeypatch):
+    """The optional Hyperscan accelerator finds exactly what ahocorasick_rs finds."""
+    pytest.importorskip("hyperscan")
+    monkeypatch.setenv("FANGXIN_RULES_SCANNER", "auto")
+    fast = rules.load_engine([BASE])
+    monkeypatch.setenv("FANGXIN_RULES_SCANNER", "ahocorasick")
+    plain = rules.load_engine([BASE])
+    assert fast.scanner == "hyperscan" and plain.scanner == "ahocorasick_rs"
+    for it in load_corpus():
+        doc = {it["field"]: it["text"] + " 國內銷量第① ＮＯ．１ 最 佳"}
+        assert [h.to_dict() for h in fast.check(doc)] == [h.to_dict() for h in plain.check(doc)], it["id"]

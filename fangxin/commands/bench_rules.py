@@ -265,7 +265,7 @@ def rules_bench(megabytes: float, skip_throughput: bool, dense: bool, with_cli: 
     t0 = time.perf_counter()
     rules_lib.load_engine()
     reload_s = time.perf_counter() - t0
-    result: dict = {"rules": len(engine.rules), "literals": len(engine.patterns),
+    result: dict = {"rules": len(engine.rules), "literals": len(engine.patterns), "scanner": engine.scanner,
                     "load_seconds": round(load_s, 3), "reload_seconds": round(reload_s, 3)}
     for split in ("dev", "heldout", None):
         items = load_corpus(split=split)
@@ -313,7 +313,7 @@ def rules_bench(megabytes: float, skip_throughput: bool, dense: bool, with_cli: 
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=1))
         return
-    click.echo(f"rules: {result['rules']}  literals in the automaton: {result['literals']}")
+    click.echo(f"rules: {result['rules']}  literals: {result['literals']}  literal scanner: {result['scanner']}")
     click.echo(f"pack load: {load_s:.3f} s (first), {reload_s:.3f} s (reload)")
     for split in ("dev", "heldout", "all"):
         o = result[split]["overall"]
