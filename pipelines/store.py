@@ -1750,6 +1750,82 @@ class Store:
                 self._append_audit(conn, username, "view.delete", "view", view_id, None)
             return bool(cur.rowcount)
 
+    # ----------------------------------------------------------------- benchmarks
+
+    def seed_synthetic_hits(self, count: int, *, merchants: int = 5000, seed: int = 0,
+                            batch: int = 50_000) -> int:  # fmt: skip
+        """Fill a benchmark database with `count` synthetic hits (plus merchants and captures); returns the run id.
+
+        For benchmark databases only: the synthetic captures carry no WARC and no
+        chain hashes, so `fangxin audit verify` / capture verification will report them.
+        Claims repeat so that fingerprint groups form, as in real crawls.
+        """
+        import random
+
+        rnd = random.Random(seed)
+        run = self.start_run("bench:synthetic", "bench", {"hits": count})
+        now = utc_now()
+        sectors = ("ecommerce", "health", "education", "finance", "livestream")
+        categories = ("absolute_terms", "medical_health", "finance", "price_fraud", "education", "unfair_terms")
+        severities = ("high", "medium", "low")
+        states = ("new",) * 7 + ("confirmed", "false_positive", "ignored")
+        claims = ("全网最佳", "国家级", "根治", "保本保息", "包过", "最终解释权归本店所有")
+        pages = max(1, count // 5)
+        with self.transaction() as conn:
+            base_m = conn.execute("SELECT COALESCE(MAX(id), 0) FROM merchants").fetchone()[0]
+            base_c = conn.execute("SELECT COALESCE(MAX(id), 0) FROM captures").fetchone()[0]
+            conn.executemany(
+                "INSERT INTO merchants(id, name, domain, sector, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)",
+                [(base_m + i, f"商家{i}", f"shop{i}.bench.test", sectors[i % len(sectors)], now, now)
+                 for i in range(1, merchants + 1)],
+            )  # fmt: skip
+            conn.executemany(
+                "INSERT INTO captures(id, run_id, url, final_url, status, fetched_at, title, sector, merchant_id, "
+                "fields, text, last_seen_at) VALUES (?, ?, ?, ?, 200, ?, ?, ?, ?, ?, ?, ?)",
+                [(base_c + i, run, f"http://shop{i % merchants + 1}.bench.test/p{i}",
+                  f"http://shop{i % merchants + 1}.bench.test/p{i}", now, f"页面{i}",
+                  sectors[(i % merchants + 1) % len(sectors)], base_m + i % merchants + 1,
+                  json.dumps({"body": f"本店{claims[i % len(claims)]}，欢迎选购"}, ensure_ascii=False),
+                  f"本店{claims[i % len(claims)]}，欢迎选购", now) for i in range(1, pages + 1)],
+            )  # fmt: skip
+        done = 0
+        while done < count:
+            rows = []
+            for _ in range(min(batch, count - done)):
+                done += 1
+                page = rnd.randint(1, pages)
+                merchant = base_m + page % merchants + 1
+                rule = rnd.randint(1, 100)
+                claim = claims[rule % len(claims)]
+                day = dt.date(2026, 1, 1) + dt.timedelta(days=rnd.randint(0, 330))
+                captured = f"{day.isoformat()}T0{rnd.randint(0, 9)}:00:00.000Z"
+                due = add_working_days(day, VERIFY_WORKING_DAYS).isoformat()
+                fp = hit_fingerprint(f"m{merchant}", f"BENCH-{rule:03d}", f"{claim}{rnd.randint(1, 3)}")
+                rows.append((base_c + page, run, merchant, f"BENCH-{rule:03d}", "bench", "1",
+                             categories[rule % len(categories)], severities[rnd.randint(0, 2)],
+                             round(rnd.random(), 3), "《中华人民共和国广告法》第九条", "body", 2, 2 + len(claim),
+                             claim, f"本店{claim}，欢迎选购", fp, rnd.choice(states), due, captured, now, now))  # fmt: skip
+            with self.transaction() as conn:
+                conn.executemany(
+                    "INSERT INTO hits(capture_id, run_id, merchant_id, rule, pack, pack_version, category, severity, "
+                    "confidence, law, field, span_start, span_end, match, excerpt, fingerprint, state, due_at, "
+                    "captured_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                    "?, ?, ?, ?)",
+                    rows,
+                )
+        self.conn.execute("ANALYZE")
+        return run
+
+    def naive_queue(self, limit: int = 100) -> list[dict]:
+        """The review queue as one GROUP BY over all open hits: the benchmark's baseline."""
+        return self._all(
+            "SELECT MIN(h.id) AS id, h.fingerprint, COUNT(*) AS n, "  # noqa: S608
+            f"MIN({self.SEVERITY_RANK_SQL}) AS sev_rank, MIN(h.due_at) AS due_at, MAX(h.confidence) AS confidence "
+            "FROM hits h WHERE h.state IN ('new', 'triaged') GROUP BY h.fingerprint, h.state "
+            "ORDER BY sev_rank, due_at, confidence DESC, id LIMIT ?",
+            (int(limit),),
+        )
+
 
 class DecisionRefused(StoreError):
     """A triage decision refused by its check (state changed meanwhile, or not permitted)."""
