@@ -168,7 +168,7 @@ def normalize(text: str, steps: tuple[str, ...] = ALL_STEPS) -> Normalized:
                 mapped = mapped.replace(ch, rep)
         else:
             mapped = text.translate(one)
-    if "joiners" not in steps:
+    if "joiners" not in steps or not (found & _JOINER_SET or any(v in _JOINER_SET for v in changes.values())):
         return Normalized(mapped, text, None)
     cuts = _joiner_runs(mapped)
     if not cuts:
@@ -186,6 +186,7 @@ def normalize(text: str, steps: tuple[str, ...] = ALL_STEPS) -> Normalized:
 
 
 _JOINER_RUN = re.compile("[" + re.escape(JOINER_CHARS) + "]+")
+_JOINER_SET = frozenset(JOINER_CHARS)
 
 
 def _is_han(ch: str) -> bool:
