@@ -465,13 +465,23 @@ class _Check:
         if kind == "around":
             return max(0, s - n), min(len(text), e + n)
         if kind in ("clause", "clause_before", "clause_after", "sentence", "sentence_before", "sentence_after"):
-            rx = _CLAUSE_RX if kind.startswith("clause") else _SENTENCE_RX
-            lo = max(0, s - (n or 400))
-            for m in rx.finditer(text, lo, s):
-                lo = m.end()
-            limit_hi = min(len(text), e + (n or 400))
-            m = rx.search(text, e, limit_hi)
-            hi = m.start() if m else limit_hi
+            clause = kind.startswith("clause")
+            key = ("c" if clause else "s", s, e)
+            bounds = f.memo.get(key)
+            if bounds is None:
+                # the clause (sentence) around the span, at most 400 characters either side,
+                # computed once per span and shared by every selection that asks
+                rx = _CLAUSE_RX if clause else _SENTENCE_RX
+                lo = max(0, s - 400)
+                for m in rx.finditer(text, lo, s):
+                    lo = m.end()
+                limit_hi = min(len(text), e + 400)
+                m = rx.search(text, e, limit_hi)
+                bounds = f.memo[key] = (lo, m.start() if m else limit_hi)
+            lo, hi = bounds
+            if n:
+                lo = max(lo, s - n)
+                hi = min(hi, e + n)
             if kind.endswith("_before"):
                 return lo, s
             if kind.endswith("_after"):
