@@ -297,3 +297,18 @@ def test_scanners_agree(monkeypatch):
     for it in load_corpus():
         doc = {it["field"]: it["text"] + " 國內銷量第① ＮＯ．１ 最 佳"}
         assert [h.to_dict() for h in fast.check(doc)] == [h.to_dict() for h in plain.check(doc)], it["id"]
+
+
+def test_json_schemas_are_valid_and_validate_the_packs():
+    import jsonschema
+    import yaml
+
+    schemas = {}
+    for name in ("pack", "rule", "rules"):
+        schema = json.loads((ROOT / "rules" / "schema" / f"{name}.schema.json").read_text(encoding="utf-8"))
+        jsonschema.Draft202012Validator.check_schema(schema)
+        schemas[name] = schema
+    jsonschema.validate(yaml.safe_load((BASE / "pack.yaml").read_text(encoding="utf-8")), schemas["pack"])
+    for path in sorted((BASE / "rules").glob("*.yaml")):
+        for rule in yaml.safe_load(path.read_text(encoding="utf-8")):
+            jsonschema.validate(rule, schemas["rule"])

@@ -74,6 +74,10 @@ def rules_lint(packs: tuple[str, ...], strict: bool) -> None:
     from rules.lint import lint
 
     engine, findings = lint(list(packs) or None)
+    if engine is None:  # the pack does not load: the loader's one line, as everywhere
+        f = findings[0]
+        click.echo(f"{f.file}:{f.line}: {f.field}: {f.problem}", err=True)
+        sys.exit(2)
     for f in findings:
         click.echo(f.text())
     errors = [f for f in findings if f.level == "error" or strict]
