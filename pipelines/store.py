@@ -411,6 +411,21 @@ CREATE TABLE saved_views (
 );
 """
 
+M9_PUBLICATIONS = """
+CREATE TABLE publications (
+    id INTEGER PRIMARY KEY,
+    lead_id INTEGER NOT NULL REFERENCES leads(id),
+    kind TEXT NOT NULL,           -- typical_case (典型案例) | consumer_warning (消费预警)
+    title TEXT NOT NULL,
+    summary TEXT NOT NULL,        -- redacted text as published
+    body TEXT,                    -- JSON: the published facts (redacted)
+    published_by TEXT NOT NULL,
+    published_at TEXT NOT NULL,
+    withdrawn_at TEXT
+);
+CREATE INDEX publications_published ON publications(published_at);
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables", M1_CORE),
     (2, "full-text search over captures (FTS5, trigram)", M2_FTS),
@@ -420,6 +435,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (6, "lead workflow: transitions, filing approval, officers, clocks, 挂牌督办", M6_LEAD_WORKFLOW),
     (7, "review queue order index (state, severity, due date, confidence)", M7_QUEUE_ORDER_INDEX),
     (8, "saved queue views per user", M8_SAVED_VIEWS),
+    (9, "publications: typical cases and consumer warnings", M9_PUBLICATIONS),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -1825,6 +1841,45 @@ class Store:
             "ORDER BY sev_rank, due_at, confidence DESC, id LIMIT ?",
             (int(limit),),
         )
+
+    # ----------------------------------------------------------------- publications
+
+    def publish(self, lead_id: int, kind: str, title: str, summary: str, body: Any, actor: str,
+                check: Callable[[dict], str | None] | None = None) -> int:  # fmt: skip
+        """Publish a lead (already redacted text) as a typical case or consumer warning; audited, one transaction."""
+        with self.transaction() as conn:
+            cur = conn.execute("SELECT * FROM leads WHERE id = ?", (lead_id,))
+            row = cur.fetchone()
+            if row is None:
+                raise StoreError(f"no lead {lead_id} / 线索 {lead_id} 不存在")
+            lead = dict(zip([c[0] for c in cur.description], row, strict=True))
+            refusal = check(lead) if check is not None else None
+            if refusal:
+                raise DecisionRefused(refusal)
+            now = utc_now()
+            cur = conn.execute(
+                "INSERT INTO publications(lead_id, kind, title, summary, body, published_by, published_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (lead_id, kind, title, summary, _json(body), actor, now),
+            )
+            pub_id = int(cur.lastrowid)
+            self._append_audit(conn, actor, "publication.publish", "publication", pub_id,
+                               {"lead": lead_id, "kind": kind, "title": title})  # fmt: skip
+            return pub_id
+
+    def list_publications(self, limit: int = 50) -> list[dict]:
+        """Published (not withdrawn) items, newest first, bodies decoded."""
+        rows = self._all("SELECT * FROM publications WHERE withdrawn_at IS NULL ORDER BY id DESC LIMIT ?",
+                         (int(limit),))  # fmt: skip
+        for r in rows:
+            r["body"] = _loads(r["body"], {})
+        return rows
+
+    def get_publication(self, pub_id: int) -> dict | None:
+        row = self._one("SELECT * FROM publications WHERE id = ? AND withdrawn_at IS NULL", (pub_id,))
+        if row:
+            row["body"] = _loads(row["body"], {})
+        return row
 
 
 class DecisionRefused(StoreError):

@@ -26,7 +26,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from pipelines.store import CST, HIT_STATES, DecisionRefused, Store, StoreError, to_cst
-from review_ui import replay, risk, rulebench, security, workflow
+from review_ui import publish, replay, risk, rulebench, security, workflow
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "fangxin_session"
@@ -770,6 +770,71 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
                                    by_sector=by_sector, categories=categories, buckets=buckets,
                                    precision=precision), session)  # fmt: skip
 
+    async def publish_lead(request: Request):
+        """A supervisor publishes a closed lead as a typical case or consumer warning (redacted, audited)."""
+        auth = await authorize(request, workflow.APPROVER_ROLES)
+        if isinstance(auth, Response):
+            return auth
+        session, user, form = auth
+        try:
+            lead_id = int(request.path_params["lead_id"])
+        except ValueError:
+            return refuse(request, session, 404, "没有这条线索。")
+        kind = str(form.get("kind") or "")
+        title = publish.redact(str(form.get("title") or "").strip())[:100]
+        summary = publish.redact(str(form.get("summary") or "").strip())[:2000]
+        if kind not in publish.KINDS or not title or not summary:
+            return refuse(request, session, 400, "请选择发布类型并填写标题和摘要。")
+        s = store()
+        try:
+            lead = s.get_lead_full(lead_id)
+            if not lead:
+                return refuse(request, session, 404, "没有这条线索。")
+            merchant = s.get_merchant(lead["merchant_id"]) if lead["merchant_id"] else None
+            body = publish.body_for(lead, merchant, s.lead_hits_detail(lead_id), host_of)
+            try:
+                pub_id = s.publish(lead_id, kind, title, summary, body, user["username"],
+                                   check=lambda cur: None if cur["state"] == "closed" else "只有已结案的线索可以发布。")
+            except DecisionRefused as refused:
+                return refuse(request, session, 409, str(refused))
+        finally:
+            s.close()
+        if wants_json(request):
+            return with_session(JSONResponse({"ok": True, "publication": pub_id}), session)
+        return with_session(RedirectResponse(f"/public/{pub_id}", status_code=303), session)
+
+    async def public_index(request: Request):
+        s = store()
+        try:
+            items = s.list_publications()
+        finally:
+            s.close()
+        return render("public.html", session=None, items=items, kinds=publish.KINDS)
+
+    async def public_item(request: Request):
+        try:
+            pub_id = int(request.path_params["pub_id"])
+        except ValueError:
+            return render("error.html", status=404, session=None, message="没有这条公告。")
+        s = store()
+        try:
+            item = s.get_publication(pub_id)
+        finally:
+            s.close()
+        if not item:
+            return render("error.html", status=404, session=None, message="没有这条公告。")
+        return render("public_item.html", session=None, item=item, kinds=publish.KINDS)
+
+    async def public_feed(request: Request):
+        s = store()
+        try:
+            items = s.list_publications()
+        finally:
+            s.close()
+        base = f"{request.url.scheme}://{request.url.netloc}"
+        updated = items[0]["published_at"] if items else "1970-01-01T00:00:00.000Z"
+        return Response(publish.atom(items, base, updated), media_type="application/atom+xml; charset=utf-8")
+
     async def audit(request: Request):
         """The audit log, read-only, for auditors, supervisors and admins."""
         session = session_of(request)
@@ -811,6 +876,9 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         Route("/undo", undo, methods=["POST"]),
         Route("/leads", leads),
         Route("/audit", audit),
+        Route("/public", public_index),
+        Route("/public/feed.xml", public_feed),
+        Route("/public/{pub_id}", public_item),
         Route("/dashboard", dashboard),
         Route("/rules", rules_index),
         Route("/rules/try", rules_try, methods=["GET", "POST"]),
@@ -819,6 +887,7 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         Route("/merchant/{merchant_id}", merchant_detail),
         Route("/lead/{lead_id}", lead_detail),
         Route("/lead/{object_id}/export", export, methods=["POST"]),
+        Route("/lead/{lead_id}/publish", publish_lead, methods=["POST"]),
         Route("/lead/{lead_id}/{action}", lead_step, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

@@ -152,3 +152,42 @@ def test_evidence_bundle_export_from_the_ui_is_audited(server, db_path):  # noqa
     assert Session(server, "qian").post(f"/lead/{lead_id}/export")[0] == 403  # rule author
     assert wang.post(f"/lead/{lead_id}/export", csrf="forged")[0] == 403
     assert wang.post("/lead/99999/export")[0] == 404
+
+
+def test_redaction_of_personal_data():
+    from review_ui.publish import redact
+
+    text = "联系13812345678或0731-88886666，身份证430102199001011234，邮箱a.b@example.cn，微信：abc_12345，价格 128 元"
+    assert redact(text) == ("联系［已隐去］或［已隐去］，身份证［已隐去］，邮箱［已隐去］，微信：［已隐去］，价格 128 元")
+
+
+def test_a_supervisor_publishes_a_closed_lead_redacted_with_a_feed(server, db_path):  # noqa: F811
+    import urllib.request
+    import xml.etree.ElementTree as ET
+
+    (a,) = seed(db_path, [{"url": "http://a.shop.test/p?uid=42", "match": "根治糖尿病，咨询13812345678",
+                           "merchant": "甲药房", "category": "medical_health", "rule": "MED-CURE"}])
+    wang, zhao = Session(server, "wang"), Session(server, "zhao")
+    lead_id = wang.post(f"/hit/{a}/confirm")[1]["lead_id"]
+    form = {"kind": "typical_case", "title": "甲药房宣称根治糖尿病", "summary": "当事人李某（电话13900001111）在网店宣称…"}
+    assert zhao.post(f"/lead/{lead_id}/publish", form)[0] == 409  # not closed yet
+    zhao.post(f"/lead/{lead_id}/not-file", {"reason": "已整改", "basis": NOT_FILE_GROUNDS[1]})
+    zhao.post(f"/lead/{lead_id}/close", {"reason": "归档"})
+    assert wang.post(f"/lead/{lead_id}/publish", form)[0] == 403  # supervisors publish
+    assert zhao.post(f"/lead/{lead_id}/publish", form, csrf="forged")[0] == 403
+    assert zhao.post(f"/lead/{lead_id}/publish", dict(form, kind="x"))[0] == 400
+    status, data, _ = zhao.post(f"/lead/{lead_id}/publish", form)
+    assert status == 200
+    pub = data["publication"]
+
+    public = urllib.request.urlopen(f"{server}/public/{pub}").read().decode()  # noqa: S310 - no login needed
+    assert "甲药房宣称根治糖尿病" in public and "典型案例" in public and "a.shop.test" in public
+    assert "13900001111" not in public and "13812345678" not in public and "［已隐去］" in public
+    assert "uid=42" not in public and "/hit/" not in public
+    feed = urllib.request.urlopen(f"{server}/public/feed.xml")  # noqa: S310
+    assert feed.headers["Content-Type"].startswith("application/atom+xml")
+    root = ET.fromstring(feed.read())
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    assert [e.find("a:title", ns).text for e in root.findall("a:entry", ns)] == ["【典型案例】甲药房宣称根治糖尿病"]
+    assert db_rows(db_path, "SELECT actor, object_id FROM audit_log WHERE action = 'publication.publish'") == [
+        ("zhao", str(pub))]
