@@ -91,9 +91,34 @@ class Options:
     speech: str = "none"  # none | sidecar | faster-whisper
     speech_model: str = ""
     segment_seconds: float = 10.0
-    ocr_backlog: int = 4  # screenshots waiting for OCR beyond which new ones are kept but not read
+    ocr_backlog: int = 2  # screenshots waiting for OCR (all rooms) beyond which new ones are kept but not read
     settle: float = 0.0  # extra seconds after the window for pending OCR/speech (0: automatic)
     viewport: tuple[int, int] = (1100, 720)
+
+
+class OcrLimiter:
+    """Screenshots queued for OCR across the rooms of one process (OCR reads one image at a time)."""
+
+    def __init__(self, limit: int = 2):
+        self.limit = max(1, limit)
+        self.pending = 0
+
+
+def thumbnail(png: bytes) -> bytes | None:
+    """A 32x18 grayscale thumbnail, to tell a changed stage from the same one (compression noise aside)."""
+    try:
+        import io
+
+        from PIL import Image
+
+        with Image.open(io.BytesIO(png)) as img:
+            return img.convert("L").resize((32, 18)).tobytes()
+    except Exception:  # no Pillow or an odd image: always read
+        return None
+
+
+def near(a: bytes, b: bytes, tolerance: float = 2.0) -> bool:
+    return len(a) == len(b) and sum(abs(x - y) for x, y in zip(a, b, strict=True)) / len(a) <= tolerance
 
 
 @dataclass
@@ -141,7 +166,7 @@ class RoomMonitor:
     """One room, one page; `run(browser)` returns the Session."""
 
     def __init__(self, url: str, profile: Profile, options: Options, ocr_engine: Any = None,
-                 executor: Executor | None = None):
+                 executor: Executor | None = None, limiter: OcrLimiter | None = None):
         self.url = url
         self.profile = profile
         self.options = options
@@ -150,6 +175,8 @@ class RoomMonitor:
         self.decoders = build_decoders(profile.decoders)
         self.session: Session | None = None
         self._ocr_pending: list[asyncio.Future] = []
+        self._last_thumb: tuple[bytes, Shot] | None = None
+        self.limiter = limiter or OcrLimiter(options.ocr_backlog)
         self._last_ocr = ""
         self._tick_state: dict[tuple[int, int], Event] = {}
 
@@ -255,10 +282,18 @@ class RoomMonitor:
         s.inc("screenshots")
         if self.ocr_engine is None:
             return
-        waiting = sum(1 for f in self._ocr_pending if not f.done())
-        if waiting >= self.options.ocr_backlog:
+        thumb = thumbnail(png)
+        if thumb is not None and self._last_thumb is not None and near(thumb, self._last_thumb[0]):
+            # the stage looks the same as the last one read: its text is the same, no OCR needed
+            shot.ocr_text = self._last_thumb[1].ocr_text
+            s.inc("ocr_skipped_unchanged")
+            return
+        if self.limiter.pending >= self.limiter.limit:
             s.inc("screenshots_not_read")
             return
+        self.limiter.pending += 1
+        if thumb is not None:
+            self._last_thumb = (thumb, shot)
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self.executor, self.ocr_engine.read, png)
         future.add_done_callback(lambda f, shot=shot: self._ocr_done(shot, f))
@@ -267,6 +302,9 @@ class RoomMonitor:
     def _ocr_done(self, shot: Shot, future: asyncio.Future) -> None:
         s = self.session
         assert s is not None
+        self.limiter.pending -= 1
+        if future.cancelled():
+            return
         try:
             result = future.result()
         except Exception as exc:
@@ -351,31 +389,53 @@ class RoomMonitor:
             t0, _ = self._now()
             proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.DEVNULL,
                                                         stderr=asyncio.subprocess.PIPE)  # fmt: skip
-            try:
-                _, err = await asyncio.wait_for(proc.communicate(), timeout=remaining + 15)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-                err = b""
-            if proc.returncode not in (0, None, -9) and err:
-                s.errors.append("ffmpeg: " + err.decode("utf-8", "replace").strip().splitlines()[-1])
-            loop = asyncio.get_running_loop()
-            for piece in speech_mod.pieces(out_dir, self.options.segment_seconds):
-                s.inc("audio_segments")
+            errors = asyncio.create_task(proc.stderr.read()) if proc.stderr else None
+            done: set[str] = set()
+            give_up = time.monotonic() + remaining + 15
+            # Transcribe each segment as soon as the next one has started (it is then complete),
+            # so a long window yields speech events while it runs, not only at its end.
+            while proc.returncode is None:
+                if time.monotonic() > give_up:
+                    proc.kill()
+                    break
                 try:
-                    segments = await loop.run_in_executor(self.executor, backend.transcribe, piece, media)
-                except speech_mod.SpeechError as exc:
-                    s.errors.append(f"speech: {exc}")
-                    return
-                for seg in segments:
-                    text = clean(seg.text)
-                    if not text:
-                        continue
-                    t = t0 + seg.start
-                    s.events.append(Event(t, iso(s.started + t), "transcript", text, "speech", "speech", {
-                        "backend": backend.name, "media": media, "media_start": seg.start, "media_end": seg.end,
-                        "audio_segment": [piece.start, piece.end],
-                    }))  # fmt: skip
+                    await asyncio.wait_for(proc.wait(), timeout=0.5)
+                except TimeoutError:
+                    pass
+                ready = speech_mod.pieces(out_dir, self.options.segment_seconds)[:-1]
+                if not await self._transcribe(backend, media, t0, [p for p in ready if p.path.name not in done], done):
+                    proc.kill()
+                    break
+            await proc.wait()
+            err = await errors if errors else b""
+            if proc.returncode not in (0, -9) and err:
+                s.errors.append("ffmpeg: " + err.decode("utf-8", "replace").strip().splitlines()[-1])
+            rest = [p for p in speech_mod.pieces(out_dir, self.options.segment_seconds) if p.path.name not in done]
+            await self._transcribe(backend, media, t0, rest, done)
+
+    async def _transcribe(self, backend: Any, media: str, t0: float, pieces: list, done: set[str]) -> bool:
+        """Transcribe audio pieces into `transcript` events; False when the backend fails."""
+        s = self.session
+        assert s is not None
+        loop = asyncio.get_running_loop()
+        for piece in pieces:
+            done.add(piece.path.name)
+            s.inc("audio_segments")
+            try:
+                segments = await loop.run_in_executor(self.executor, backend.transcribe, piece, media)
+            except speech_mod.SpeechError as exc:
+                s.errors.append(f"speech: {exc}")
+                return False
+            for seg in segments:
+                text = clean(seg.text)
+                if not text:
+                    continue
+                t = t0 + seg.start
+                s.events.append(Event(t, iso(s.started + t), "transcript", text, "speech", "speech", {
+                    "backend": backend.name, "media": media, "media_start": seg.start, "media_end": seg.end,
+                    "audio_segment": [piece.start, piece.end],
+                }))  # fmt: skip
+        return True
 
     # -- the window ------------------------------------------------------------------
     async def run(self, browser: Any) -> Session:
@@ -409,6 +469,7 @@ class RoomMonitor:
                 s.dom = await page.content()
             except Exception as exc:
                 s.errors.append(f"dom: {str(exc).splitlines()[0]}")
+            await context.close()  # the window is over: no frame or DOM event after this
             settle = opts.settle or max(20.0, opts.seconds)
             done, pending = await asyncio.wait([tasks[1], *self._ocr_pending], timeout=settle)
             for task in pending:

@@ -27,7 +27,7 @@ from typing import Any
 
 from crawlers.live.analyze import analyse, nearest_shot
 from crawlers.live.decoders import Event
-from crawlers.live.monitor import Options, RoomMonitor, Session
+from crawlers.live.monitor import OcrLimiter, Options, RoomMonitor, Session
 from crawlers.live.profiles import Profile, load_profile, profile_for
 
 LOG_TYPE = "application/x-ndjson; charset=utf-8"
@@ -63,7 +63,9 @@ async def monitor_rooms_async(urls: list[str], options: Options, profile: Profil
         async with async_playwright() as p:
             browser = await p.chromium.launch(**browser_args())
             try:
-                monitors = [RoomMonitor(u, profile or profile_for(u), options, ocr_engine, executor) for u in urls]
+                limiter = OcrLimiter(options.ocr_backlog)
+                monitors = [RoomMonitor(u, profile or profile_for(u), options, ocr_engine, executor, limiter)
+                            for u in urls]  # fmt: skip
                 return list(await asyncio.gather(*(m.run(browser) for m in monitors)))
             finally:
                 await browser.close()
