@@ -411,6 +411,10 @@ CREATE TABLE saved_views (
 );
 """
 
+M10_CAPTURE_SECTOR_INDEX = """
+CREATE INDEX captures_sector ON captures(sector);
+"""
+
 M9_PUBLICATIONS = """
 CREATE TABLE publications (
     id INTEGER PRIMARY KEY,
@@ -436,6 +440,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (7, "review queue order index (state, severity, due date, confidence)", M7_QUEUE_ORDER_INDEX),
     (8, "saved queue views per user", M8_SAVED_VIEWS),
     (9, "publications: typical cases and consumer warnings", M9_PUBLICATIONS),
+    (10, "captures by sector (queue filter list)", M10_CAPTURE_SECTOR_INDEX),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -1250,10 +1255,15 @@ class Store:
         all_states = list(states) if states else list(HIT_STATES)
         want = int(limit) + int(offset)
         found: list[dict] = []
+        # unknown severities, as index ranges around the three known values (normally empty, so cheap)
+        other = [("h.severity IS NULL", []), ("h.severity < ?", ["high"]), ("h.severity > ? AND h.severity < ?",
+                 ["high", "low"]), ("h.severity > ? AND h.severity < ?", ["low", "medium"]),
+                 ("h.severity > ?", ["medium"])]  # fmt: skip
+        buckets = [("h.severity = ?", [sev]) for sev in severities if sev is not None]
+        if None in severities:
+            buckets += other
         for state in all_states:
-            for sev in severities:
-                sev_sql = "h.severity = ?" if sev is not None else "(h.severity IS NULL OR h.severity NOT IN (?, ?, ?))"
-                sev_params = [sev] if sev is not None else list(ranks)
+            for sev_sql, sev_params in buckets:
                 sql = (
                     f"SELECT h.id, h.severity, h.due_at, h.confidence FROM hits h{join} "  # noqa: S608
                     f"WHERE h.state = ? AND {sev_sql} AND " + " AND ".join(where)

@@ -404,3 +404,20 @@ def test_saved_views_are_per_user_and_revalidated(server, db_path):
     assert db_rows(db_path, "SELECT COUNT(*) FROM saved_views") == [(0,)]
     assert [r[0] for r in db_rows(db_path, "SELECT action FROM audit_log WHERE object_type = 'view'")] == [
         "view.save", "view.delete"]
+
+
+def test_unknown_severities_are_queued_after_the_known_ones(db_path):
+    ids = seed(db_path, [
+        {"url": "http://a.test/1", "match": "甲", "severity": "critical", "rule": "R1"},
+        {"url": "http://a.test/2", "match": "乙", "severity": "low", "rule": "R2"},
+        {"url": "http://a.test/3", "match": "丙", "severity": "", "rule": "R3"},
+        {"url": "http://a.test/4", "match": "丁", "severity": "zzz", "rule": "R4"},
+        {"url": "http://a.test/5", "match": "戊", "severity": "high", "rule": "R5"},
+    ])
+    store = Store(db_path)
+    try:
+        store.conn.execute("UPDATE hits SET severity = NULL WHERE id = ?", (ids[2],))
+        shown = [g["id"] for g in store.queue_groups()]
+    finally:
+        store.close()
+    assert shown[:2] == [ids[4], ids[1]] and sorted(shown[2:]) == sorted([ids[0], ids[2], ids[3]])
