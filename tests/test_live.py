@@ -83,7 +83,7 @@ def ev(t: float, field: str, text: str, source: str = "ws:json", kind: str = "ch
 def test_socket_and_dom_copies_merge_but_repeated_messages_stay() -> None:
     events = merge_events([
         ev(1.00, "chat", "加我微信私下交易更便宜"), ev(1.02, "chat", "加我微信 私下交易更便宜", source="dom"),
-        ev(5.00, "chat", "加我微信私下交易更便宜"), ev(5.01, "chat", "加我微信私下交易更便宜", source="dom"),
+        ev(5.01, "chat", "加我微信私下交易更便宜"), ev(5.00, "chat", "加我微信私下交易更便宜", source="dom"),
         ev(0.5, "livestream_title", "标题", kind="title"), ev(3.0, "livestream_title", "标题", kind="title"),
         ev(4.0, "livestream_title", "新标题", kind="title"),
     ], state_kinds=["title"])  # fmt: skip
@@ -92,6 +92,7 @@ def test_socket_and_dom_copies_merge_but_repeated_messages_stay() -> None:
         (4.0, "livestream_title", "新标题"), (5.0, "chat", "加我微信私下交易更便宜"),
     ]  # fmt: skip
     assert events[0].meta["repeats"] == 1 and events[1].meta["also"][0]["source"] == "dom"
+    assert events[3].source == "ws:json" and events[3].meta["also"][0]["source"] == "dom"  # DOM first, socket origin
     assert [e.id for e in events] == [0, 1, 2, 3]
     fields, spans = build_fields(events)
     assert fields["chat"] == "加我微信私下交易更便宜\n加我微信私下交易更便宜"
@@ -214,3 +215,15 @@ def test_live_plan_loads_and_runs(sandbox_url: str, tmp_path: Path, monkeypatch)
     bad.write_text("kind: live\nseeds: [ftp://x]\n", encoding="utf-8")
     with pytest.raises(live_plan.LivePlanError):
         live_plan.load_live_plan(bad)
+
+
+def test_events_around_rows_for_the_report() -> None:
+    from crawlers.live.analyze import events_around_rows
+
+    extracted = {"event_id": 1, "events_around": [
+        {"id": 0, "at": "2026-01-01T12:00:00.500Z", "t": 0.5, "field": "chat", "text": "主播好"},
+        {"id": 1, "at": "2026-01-01T12:00:06.000Z", "t": 6.0, "field": "transcript", "text": "根治糖尿病"},
+    ]}  # fmt: skip
+    rows = events_around_rows(extracted)
+    assert rows[0]["time"] == "2026-01-01 20:00:00.500" and rows[0]["field"] == "弹幕/评论" and not rows[0]["is_hit"]
+    assert rows[1]["is_hit"] and rows[1]["offset"] == "+6.00 s" and rows[1]["field"] == "口播（语音转写）"

@@ -4,8 +4,8 @@
    rendered in the DOM. A DOM event is merged into the socket event of the same
    field and text (whitespace ignored) seen within `MERGE_WINDOW` seconds; each
    socket event absorbs at most one DOM event, so a message repeated later is
-   still its own event. The merged event keeps the earlier time and lists both
-   sources. A state (title, pinned message, product card, countdown: the
+   still its own event. The merged event keeps the earlier time, names the
+   socket as its source and lists the DOM copy under `also`. A state (title, pinned message, product card, countdown: the
    profile's `state` watches) sent again unchanged is not a new statement: it
    is counted in the first event's `repeats`/`last_seen`, not repeated.
 2. Fields: each document field (`livestream_title`, `chat`, `product_cards`,
@@ -59,9 +59,10 @@ def merge_events(events: list[Event], state_kinds: list[str] | tuple[str, ...] =
         elif ev.source.startswith("ws:"):
             partner = _take(open_dom, key, ev.t)
             if partner is not None:
-                partner.meta.setdefault("also", []).append({"source": ev.source, "at": ev.at})
-                for k, v in ev.meta.items():
-                    partner.meta.setdefault(k, v)
+                # rendered before the frame reached us: keep the earlier time, but the socket is the origin
+                dom_meta = {k: v for k, v in partner.meta.items() if k in ("selector", "values", "resets", "reset_times")}
+                partner.meta = {**partner.meta, **ev.meta, "also": [{"source": "dom", "at": partner.at, **dom_meta}]}
+                partner.source, partner.text = ev.source, ev.text
                 continue
             open_ws.setdefault(key, []).append(ev)
         merged.append(ev)
@@ -168,3 +169,32 @@ def analyse(session: Session, engine: Any) -> tuple[list[Event], dict[str, str],
         hits.append(data)
     hits.sort(key=lambda h: (h["extracted"].get("event_offset", 0.0), h.get("field") or "", h.get("start") or 0))
     return events, fields, hits
+
+
+FIELD_LABELS = {
+    "livestream_title": "直播间标题", "chat": "弹幕/评论", "product_cards": "商品卡片", "pinned": "置顶消息",
+    "ocr": "画面文字（OCR）", "transcript": "口播（语音转写）",
+}  # fmt: skip
+
+
+def events_around_rows(extracted: dict) -> list[dict]:
+    """Rows for an evidence report: the events around a live hit, times in China time (+08:00).
+
+    Each row: {"time": "2026-01-01 20:00:05.120", "offset": "+5.12 s", "field": label, "text", "is_hit"}.
+    """
+    import datetime as dt
+
+    cst = dt.timezone(dt.timedelta(hours=8))
+    rows = []
+    for ev in extracted.get("events_around") or []:
+        try:
+            moment = dt.datetime.fromisoformat(str(ev.get("at", "")).replace("Z", "+00:00")).astimezone(cst)
+            shown = moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        except ValueError:
+            shown = str(ev.get("at", ""))
+        rows.append({
+            "time": shown, "offset": f"+{float(ev.get('t', 0.0)):.2f} s",
+            "field": FIELD_LABELS.get(ev.get("field", ""), ev.get("field", "")), "text": ev.get("text", ""),
+            "is_hit": ev.get("id") == extracted.get("event_id"),
+        })  # fmt: skip
+    return rows
