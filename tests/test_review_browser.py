@@ -167,3 +167,102 @@ def test_archived_hostile_page_replays_sandboxed_without_running_or_fetching(ser
     assert not [u for u in responses if "merchant.test" in u]
     assert {u: f for u, f in failed.items() if "merchant.test" in u} == {
         "http://merchant.test/track.gif": "csp"}
+
+
+HOSTILE_PAGES = ("/shop/item/1107.html", "/shop/seller/sugou.html", "/shop/list/beauty/3.html")
+
+
+def login_as(page, base: str, username: str) -> None:
+    page.goto(base + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/queue")
+
+
+def test_crawled_hostile_pages_bulk_lead_filing_and_export_in_chromium(  # noqa: PLR0915
+        server, db_path, browser_page, sandbox_url, tmp_path):  # noqa: F811
+    import io
+    import zipfile
+
+    from playwright.sync_api import expect
+
+    from tests.conftest import run_fangxin
+
+    page, problems = browser_page
+    shots = artefact_dir(tmp_path)
+    urls = [a for p in HOSTILE_PAGES for a in ("--url", sandbox_url + p)]
+    crawl = run_fangxin("crawl", *urls, "--db", db_path)
+    assert crawl.returncode == 0, crawl.stderr
+    hits = db_rows(db_path, "SELECT id, state FROM hits ORDER BY id")
+    assert len(hits) >= 2
+
+    # hostile crawled content in the queue and on every hit page (with its sandboxed replay): nothing runs
+    login_as(page, server, "wang")
+    rows = page.locator("tr[data-hit-id]")
+    expect(rows.first).to_have_attribute("aria-selected", "true")
+    page.screenshot(path=str(shots / "queue-crawled.png"), full_page=True)
+    for hit_id, _ in hits:
+        page.goto(f"{server}/hit/{hit_id}")
+        expect(page.frame_locator("iframe.replay").locator("body")).not_to_be_empty()
+    page.screenshot(path=str(shots / "hit-crawled.png"), full_page=True)
+    assert not [p for p in problems if p.startswith(("dialog", "pageerror"))], problems
+    assert all("/capture/" in p or "Content Security Policy" in p for p in problems), problems
+    problems.clear()
+
+    # bulk: mark the first row with m, skip it with a reason, then undo the bulk as one
+    page.goto(server + "/queue")
+    expect(rows.first).to_have_attribute("aria-selected", "true")
+    first = int(rows.first.get_attribute("data-hit-id"))
+    page.keyboard.press("m")
+    expect(rows.first.locator("input[type=checkbox]")).to_be_checked()
+    page.select_option("form.bulk select[name=action]", "skip")
+    page.fill("form.bulk input[name=reason]", "批量测试")
+    page.click("form.bulk button[type=submit]")
+    expect(page.locator("h1")).to_contain_text("批量处理结果")
+    expect(page.locator("p[role=status]")).to_contain_text("已处理 1 项")
+    assert hit_state(db_path, first) == "ignored"
+    page.screenshot(path=str(shots / "bulk-result.png"), full_page=True)
+    page.click("text=整体撤销本次批量处理")
+    page.wait_for_url("**/queue")
+    assert hit_state(db_path, first) == "new"
+
+    # confirm with the keyboard: the hit joins a new lead for its merchant
+    expect(rows.first).to_have_attribute("aria-selected", "true")
+    page.keyboard.press("a")
+    expect(page.locator("#status")).to_contain_text("已确认违法")
+    (lead_id,) = db_rows(db_path, "SELECT lead_id FROM lead_hits WHERE hit_id = ?", (first,))[0]
+    page.goto(f"{server}/lead/{lead_id}")
+    page.screenshot(path=str(shots / "lead.png"), full_page=True)
+    page.click("form[data-step=verify] button")
+    expect(page.locator("h1 small")).to_have_text("核查")
+    form = page.locator("form[data-step=request-filing]")
+    form.locator("input[name=basis]").fill("《中华人民共和国广告法》第九条、第五十七条")
+    form.locator("select[name=officer]").nth(0).select_option("wang")
+    form.locator("select[name=officer]").nth(1).select_option("zhao")
+    form.locator("input[name=reason]").fill("证据确凿，申请立案")
+    form.locator("button").click()
+    expect(page.locator("dd.pending")).to_contain_text("待主管审批")
+    assert db_rows(db_path, "SELECT state FROM leads WHERE id = ?", (lead_id,)) == [("verifying",)]
+    assert page.locator("form[data-step=approve-filing]").count() == 0  # not for the requester
+
+    # a supervisor approves: 立案 with two officers and the 90-day decision clock
+    page.click("header form button")  # 退出
+    page.wait_for_url("**/login")
+    login_as(page, server, "zhao")
+    page.goto(f"{server}/lead/{lead_id}")
+    page.locator("form[data-step=approve-filing] input[name=reason]").fill("同意立案")
+    page.click("form[data-step=approve-filing] button")
+    expect(page.locator("h1 small")).to_have_text("立案")
+    expect(page.locator("body")).to_contain_text("剩余 90 天")
+    assert db_rows(db_path, "SELECT state, officers FROM leads WHERE id = ?", (lead_id,)) == [
+        ("filed", '["wang", "zhao"]')]
+    page.screenshot(path=str(shots / "lead-filed.png"), full_page=True)
+
+    # export the lead's evidence bundle from the UI
+    with page.expect_download() as download:
+        page.click("form.export button")
+    bundle = zipfile.ZipFile(io.BytesIO(open(download.value.path(), "rb").read()))  # noqa: SIM115
+    assert "manifest.json" in bundle.namelist() and any(n.endswith(".warc.gz") for n in bundle.namelist())
+    assert db_rows(db_path, "SELECT actor FROM audit_log WHERE action = 'evidence.export'") == [("zhao",)]
+    assert problems == []
