@@ -91,7 +91,7 @@ class Options:
     speech: str = "none"  # none | sidecar | faster-whisper
     speech_model: str = ""
     segment_seconds: float = 10.0
-    ocr_backlog: int = 2  # screenshots waiting for OCR (all rooms) beyond which new ones are kept but not read
+    ocr_backlog: int = 8  # screenshots waiting for OCR (all rooms; one per room) beyond which new ones are not read
     settle: float = 0.0  # extra seconds after the window for pending OCR/speech (0: automatic)
     viewport: tuple[int, int] = (1100, 720)
 
@@ -99,7 +99,7 @@ class Options:
 class OcrLimiter:
     """Screenshots queued for OCR across the rooms of one process (OCR reads one image at a time)."""
 
-    def __init__(self, limit: int = 2):
+    def __init__(self, limit: int = 8):
         self.limit = max(1, limit)
         self.pending = 0
 
@@ -166,7 +166,7 @@ class RoomMonitor:
     """One room, one page; `run(browser)` returns the Session."""
 
     def __init__(self, url: str, profile: Profile, options: Options, ocr_engine: Any = None,
-                 executor: Executor | None = None, limiter: OcrLimiter | None = None):
+                 executor: Executor | None = None, limiter: OcrLimiter | None = None, shot_offset: float = 0.0):
         self.url = url
         self.profile = profile
         self.options = options
@@ -177,6 +177,8 @@ class RoomMonitor:
         self._ocr_pending: list[asyncio.Future] = []
         self._last_thumb: tuple[bytes, Shot] | None = None
         self.limiter = limiter or OcrLimiter(options.ocr_backlog)
+        self._ocr_busy = False
+        self.shot_offset = shot_offset
         self._last_ocr = ""
         self._tick_state: dict[tuple[int, int], Event] = {}
 
@@ -288,9 +290,11 @@ class RoomMonitor:
             shot.ocr_text = self._last_thumb[1].ocr_text
             s.inc("ocr_skipped_unchanged")
             return
-        if self.limiter.pending >= self.limiter.limit:
+        if self._ocr_busy or self.limiter.pending >= self.limiter.limit:
+            # this room's previous screenshot is still waiting to be read: OCR is not keeping up
             s.inc("screenshots_not_read")
             return
+        self._ocr_busy = True
         self.limiter.pending += 1
         if thumb is not None:
             self._last_thumb = (thumb, shot)
@@ -303,6 +307,7 @@ class RoomMonitor:
         s = self.session
         assert s is not None
         self.limiter.pending -= 1
+        self._ocr_busy = False
         if future.cancelled():
             return
         try:
@@ -331,7 +336,7 @@ class RoomMonitor:
         every = self.options.shot_every
         if every <= 0:
             return
-        next_at = time.monotonic()
+        next_at = time.monotonic() + self.shot_offset  # rooms of one process take turns, not all at once
         while True:
             now = time.monotonic()
             if now >= deadline:

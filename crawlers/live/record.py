@@ -64,8 +64,9 @@ async def monitor_rooms_async(urls: list[str], options: Options, profile: Profil
             browser = await p.chromium.launch(**browser_args())
             try:
                 limiter = OcrLimiter(options.ocr_backlog)
-                monitors = [RoomMonitor(u, profile or profile_for(u), options, ocr_engine, executor, limiter)
-                            for u in urls]  # fmt: skip
+                step = options.shot_every / len(urls) if urls else 0.0  # rooms take turns for screenshots
+                monitors = [RoomMonitor(u, profile or profile_for(u), options, ocr_engine, executor, limiter, i * step)
+                            for i, u in enumerate(urls)]  # fmt: skip
                 return list(await asyncio.gather(*(m.run(browser) for m in monitors)))
             finally:
                 await browser.close()
