@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pipelines.store import CST, VERIFY_WORKING_DAYS, add_working_days
 
 DECISION_DAYS = 90  # 《行政处罚法》第六十条: decision within 90 days of 立案
+DECISION_EXTENSION_DAYS = 30  # +30 days with the 负责人's approval
 OPEN_LEAD_STATES = ("registered", "verifying", "filed", "investigating", "decided")
 WORKER_ROLES = frozenset({"inspector", "supervisor", "admin"})
 # 立案, 不予立案, 移送, extensions, decisions, closing and 挂牌督办 are the 负责人's acts: supervisors only.
@@ -61,6 +62,8 @@ STEPS: dict[str, Step] = {
                      reason=True, basis="transfer"),
     "extend": Step("延长核查期限（15 个工作日）", ("registered", "verifying"), None, APPROVER_ROLES, reason=True),
     "investigate": Step("开始调查", ("filed",), "investigating", WORKER_ROLES),
+    "extend-decision": Step("延长处罚决定期限（30 日）", ("filed", "investigating"), None, APPROVER_ROLES, reason=True,
+                            hint="经负责人批准可延长 30 日；再延长须集体讨论决定（《市场监督管理行政处罚程序规定》）。"),
     "decide": Step("作出处罚决定", ("investigating",), "decided", APPROVER_ROLES, reason=True, basis="text",
                    hint="填写处罚决定书文号与处罚依据条款。"),
     "close": Step("结案", ("decided", "not_filed"), "closed", APPROVER_ROLES, reason=True),
@@ -94,7 +97,19 @@ def check(name: str, lead: dict, role: str, username: str) -> str | None:
         return "审批人不能是立案申请人。"
     if name == "extend" and lead.get("verify_extended"):
         return "核查期限已延长过一次。"
+    if name == "extend-decision" and decision_extended(lead):
+        return "处罚决定期限已延长过一次，再延长须集体讨论决定。"
     return None
+
+
+def decision_extended(lead: dict) -> bool:
+    """Whether the 90-day decision clock was already extended (its due date lies beyond 90 days of 立案)."""
+    try:
+        filed = dt.date.fromisoformat((lead.get("filed_at") or "")[:10])
+        due = dt.date.fromisoformat((lead.get("decision_due_at") or "")[:10])
+    except ValueError:
+        return False
+    return (due - filed).days > DECISION_DAYS
 
 
 def updates_for(name: str, lead: dict, username: str, form: dict) -> dict:
@@ -112,6 +127,9 @@ def updates_for(name: str, lead: dict, username: str, form: dict) -> dict:
     if name == "extend":
         due = dt.date.fromisoformat((lead.get("due_at") or now.isoformat())[:10])
         return {"due_at": add_working_days(due, VERIFY_WORKING_DAYS).isoformat(), "verify_extended": 1}
+    if name == "extend-decision":
+        due = dt.date.fromisoformat(lead["decision_due_at"][:10])
+        return {"decision_due_at": (due + dt.timedelta(days=DECISION_EXTENSION_DAYS)).isoformat()}
     if name == "supervise":
         return {"supervised_due_at": form["date"], "supervised_by": username}
     return {}

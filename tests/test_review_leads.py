@@ -191,3 +191,18 @@ def test_a_supervisor_publishes_a_closed_lead_redacted_with_a_feed(server, db_pa
     assert [e.find("a:title", ns).text for e in root.findall("a:entry", ns)] == ["【典型案例】甲药房宣称根治糖尿病"]
     assert db_rows(db_path, "SELECT actor, object_id FROM audit_log WHERE action = 'publication.publish'") == [
         ("zhao", str(pub))]
+
+
+def test_the_decision_clock_is_extended_once_by_a_supervisor(server, db_path):  # noqa: F811
+    lead_id, wang, zhao = make_lead(server, db_path)
+    wang.post(f"/lead/{lead_id}/verify")
+    wang.post(f"/lead/{lead_id}/request-filing", {"reason": "r", "basis": BASIS, "officer": ["wang", "zhao"]})
+    zhao.post(f"/lead/{lead_id}/approve-filing")
+    due = dt.date.fromisoformat(lead_row(db_path, lead_id)["decision_due_at"])
+    assert wang.post(f"/lead/{lead_id}/extend-decision", {"reason": "需检测"})[0] == 403
+    assert zhao.post(f"/lead/{lead_id}/extend-decision")[0] == 400  # a reason is required
+    assert zhao.post(f"/lead/{lead_id}/extend-decision", {"reason": "需检验检测"})[0] == 200
+    assert lead_row(db_path, lead_id)["decision_due_at"] == (due + dt.timedelta(days=30)).isoformat()
+    status, data, _ = zhao.post(f"/lead/{lead_id}/extend-decision", {"reason": "again"})
+    assert status == 409 and "集体讨论" in data["error"]
+    assert "剩余 120 天" in wang.get(f"/lead/{lead_id}")
