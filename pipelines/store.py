@@ -430,6 +430,18 @@ CREATE TABLE publications (
 CREATE INDEX publications_published ON publications(published_at);
 """
 
+M11_HIT_CAPTURES = """
+CREATE TABLE hit_captures (
+    hit_id INTEGER NOT NULL REFERENCES hits(id),
+    capture_id INTEGER NOT NULL REFERENCES captures(id),
+    observed_at TEXT,             -- first observation of this capture in the proof
+    seen_ids TEXT,                -- JSON: captures_seen rows (re-observations of an unchanged page) in the proof
+    PRIMARY KEY (hit_id, capture_id)
+);
+CREATE INDEX hit_captures_capture ON hit_captures(capture_id);
+CREATE INDEX prices_capture ON prices(capture_id);
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables", M1_CORE),
     (2, "full-text search over captures (FTS5, trigram)", M2_FTS),
@@ -441,6 +453,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (8, "saved queue views per user", M8_SAVED_VIEWS),
     (9, "publications: typical cases and consumer warnings", M9_PUBLICATIONS),
     (10, "captures by sector (queue filter list)", M10_CAPTURE_SECTOR_INDEX),
+    (11, "series hits: the captures that prove them", M11_HIT_CAPTURES),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -1890,6 +1903,164 @@ class Store:
         if row:
             row["body"] = _loads(row["body"], {})
         return row
+
+    # ----------------------------------------------------------------- price series (rules.series)
+
+    SERIES_URN = "urn:fangxin:series:"
+
+    def series_products(self, since: str | None = None) -> list[str]:
+        """URLs of pages with stored price observations (observed at or after `since`), in URL order."""
+        if since:
+            rows = self.conn.execute(
+                "SELECT DISTINCT url FROM prices WHERE observed_at >= ? ORDER BY url", (normalize_time(since),)
+            )
+        else:
+            rows = self.conn.execute("SELECT DISTINCT url FROM prices ORDER BY url")
+        return [r[0] for r in rows]
+
+    def price_observations(self, url: str, since: str | None = None) -> list[dict]:
+        """Every observation of one product page, oldest first, as `rules.series` takes them.
+
+        One per stored capture of `url` and one per re-observation of an unchanged page
+        (`captures_seen`, same capture id, `seen_id` set): {at, capture_id, seen_id, url, merchant_id,
+        title, price (lowest current price), references [{label, amount}], text}.
+        """
+        caps = self._all(
+            "SELECT id, fetched_at, merchant_id, title, text FROM captures WHERE url = ? AND error IS NULL "
+            "ORDER BY id",
+            (url,),
+        )
+        if not caps:
+            return []
+        ids = [c["id"] for c in caps]
+        marks = ",".join("?" * len(ids))
+        prices: dict[int, list[dict]] = {}
+        for r in self._all(
+            f"SELECT capture_id, label, amount, kind FROM prices WHERE capture_id IN ({marks}) ORDER BY id",  # noqa: S608
+            ids,
+        ):
+            prices.setdefault(r["capture_id"], []).append(r)
+        seen: dict[int, list[dict]] = {}
+        for r in self._all(
+            f"SELECT id, capture_id, seen_at FROM captures_seen WHERE capture_id IN ({marks}) ORDER BY id",  # noqa: S608
+            ids,
+        ):
+            seen.setdefault(r["capture_id"], []).append(r)
+        out = []
+        for c in caps:
+            entries = prices.get(c["id"], [])
+            current = [e["amount"] for e in entries if e["kind"] != "reference" and e["amount"] is not None]
+            refs = [
+                {"label": e["label"] or "原价", "amount": e["amount"]}
+                for e in entries
+                if e["kind"] == "reference" and e["amount"] is not None
+            ]
+            base = {
+                "capture_id": c["id"], "url": url, "merchant_id": c["merchant_id"], "title": c["title"],
+                "price": min(current) if current else None, "references": refs, "text": c["text"] or "",
+            }  # fmt: skip
+            out.append(dict(base, at=c["fetched_at"], seen_id=None))
+            for s in seen.get(c["id"], []):
+                out.append(dict(base, at=s["seen_at"], seen_id=s["id"]))
+        out.sort(key=lambda o: (o["at"], o["capture_id"]))
+        if since:
+            since_n = normalize_time(since)
+            out = [o for o in out if o["at"] >= since_n]
+        return out
+
+    def save_series_hit(self, run_id: int, hit: Mapping[str, Any], now: str | None = None) -> tuple[int, bool]:
+        """Store one series hit (`rules.series.SeriesHit.to_dict()`) with the captures that prove it.
+
+        The hit hangs on a series record: a capture row with url `urn:fangxin:series:<episode>`, no WARC,
+        whose body is the canonical JSON of the proof (observations, and each proving capture's id and
+        chain hash). It is chained like any capture, so the hit and its proof are sealed in the capture
+        chain; the proving captures are linked in `hit_captures`. One hit per episode (rule, product,
+        first day of the claim): returns (hit_id, False) when the episode is already stored.
+        """
+        urn = self.SERIES_URN + str(hit["episode"])
+        capture_ids = sorted({int(c) for c in hit.get("captures") or []})
+        row = self.conn.execute(
+            "SELECT h.id FROM hits h JOIN captures c ON c.id = h.capture_id WHERE c.url = ? ORDER BY h.id LIMIT 1",
+            (urn,),
+        ).fetchone()
+        new = row is None
+        if new:
+            marks = ",".join("?" * len(capture_ids)) or "NULL"
+            proving = self._all(
+                f"SELECT id, url, fetched_at, chain_hash, merchant_id, sector FROM captures WHERE id IN ({marks}) "  # noqa: S608
+                "ORDER BY id",
+                capture_ids,
+            )
+            if len(proving) != len(capture_ids):
+                raise StoreError("series hit names a capture that is not stored / 序列命中引用了不存在的采集记录")
+            latest = proving[-1] if proving else {}
+            merchant = self.get_merchant(latest["merchant_id"]) if latest.get("merchant_id") else None
+            proof = {
+                "rule": hit.get("rule"), "product": hit.get("product"), "episode": hit["episode"],
+                "message": hit.get("message"), "legal": hit.get("legal"), "observations": hit.get("observations"),
+                "captures": [{"id": p["id"], "fetched_at": p["fetched_at"], "chain_hash": p["chain_hash"]}
+                             for p in proving],
+            }  # fmt: skip
+            body = json.dumps(proof, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+            stored = dict(hit)
+            stored["extracted"] = dict(hit.get("extracted") or {}, captures=capture_ids, episode=hit["episode"])
+            result = self.save_capture_result(
+                run_id,
+                {
+                    "url": urn, "final_url": hit.get("product") or urn, "method": "SERIES", "status": None,
+                    "content_type": "application/json", "encoding": "utf-8", "render": "series",
+                    "fetched_at": now or utc_now(), "body": body, "title": hit.get("title"),
+                    "sector": latest.get("sector"), "merchant": merchant, "plan": "series",
+                    "fields": {"series": hit.get("message") or ""}, "prices": [],
+                },
+                [stored],
+            )  # fmt: skip
+            row = self.conn.execute(
+                "SELECT id FROM hits WHERE capture_id = ? ORDER BY id LIMIT 1", (result.capture_id,)
+            ).fetchone()
+        hit_id = int(row[0])
+        first_seen: dict[int, str] = {}
+        seen_ids: dict[int, list[int]] = {}
+        for obs in hit.get("observations") or []:
+            cid = obs.get("capture_id")
+            if cid is None:
+                continue
+            first_seen.setdefault(int(cid), obs.get("at"))
+            if obs.get("seen_id"):
+                seen_ids.setdefault(int(cid), []).append(int(obs["seen_id"]))
+        with self.transaction() as conn:
+            for cid in capture_ids:
+                conn.execute(
+                    "INSERT OR IGNORE INTO hit_captures(hit_id, capture_id, observed_at, seen_ids) VALUES (?, ?, ?, ?)",
+                    (hit_id, cid, first_seen.get(cid), _json(seen_ids.get(cid) or [])),
+                )
+        return hit_id, new
+
+    def hit_capture_ids(self, hit_id: int) -> list[int]:
+        """The captures that prove a series hit (`hit_captures`), in id order; [] for a text hit."""
+        rows = self.conn.execute(
+            "SELECT capture_id FROM hit_captures WHERE hit_id = ? ORDER BY capture_id", (hit_id,)
+        )
+        return [int(r[0]) for r in rows]
+
+    def series_hits(self, product: str | None = None) -> list[dict]:
+        """Stored series hits (field 'series'), oldest first, optionally for one product URL, with
+        `product` and `captures` (the proving capture ids)."""
+        sql = (
+            "SELECT h.id FROM hits h JOIN captures c ON c.id = h.capture_id "
+            "WHERE h.field = 'series' AND c.url LIKE 'urn:fangxin:series:%'"
+        )
+        params: list = []
+        if product is not None:
+            sql += " AND c.final_url = ?"
+            params.append(product)
+        out = []
+        for (hit_id,) in self.conn.execute(sql + " ORDER BY h.id", params).fetchall():
+            hit = self.get_hit(hit_id)
+            hit["product"] = (hit.get("extracted") or {}).get("product")
+            hit["captures"] = self.hit_capture_ids(hit_id)
+            out.append(hit)
+        return out
 
 
 class DecisionRefused(StoreError):
