@@ -61,6 +61,7 @@ AUDIT_ROLES = frozenset({"auditor", "supervisor", "admin"})
 AUDIT_PAGE = 100
 MERCHANT_PAGE = 200
 MAX_TRY_TEXT = 20_000
+RULE_EDIT_ROLES = frozenset({"rule_author", "admin"})
 DASHBOARD_WEEKS = 8
 EXPORT_ROLES = frozenset({"inspector", "supervisor", "auditor", "admin"})
 # Why the store refused a decision (codes from the per-hit check) -> HTTP status and message.
@@ -728,7 +729,7 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
             groups.setdefault(row["rule"], []).append(row)
         snippets = {r: rulebench.yaml_snippet(r, [x["example"] for x in items]) for r, items in groups.items()}
         return with_session(render("rules_fp.html", session=session, groups=groups, snippets=snippets,
-                                   rule=rule), session)  # fmt: skip
+                                   rule=rule, can_edit=session.get("role") in RULE_EDIT_ROLES), session)  # fmt: skip
 
     async def dashboard(request: Request):
         """Hits by sector and category over recent weeks, open leads by deadline, rule precision."""
@@ -835,6 +836,30 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         updated = items[0]["published_at"] if items else "1970-01-01T00:00:00.000Z"
         return Response(publish.atom(items, base, updated), media_type="application/atom+xml; charset=utf-8")
 
+    async def rules_add_example(request: Request):
+        """A rule author turns a dismissed hit's sentence into a must_not_match case (validated before writing)."""
+        auth = await authorize(request, RULE_EDIT_ROLES)
+        if isinstance(auth, Response):
+            return auth
+        session, user, form = auth
+        rule_id = str(form.get("rule") or "").strip()[:100]
+        example = str(form.get("example") or "")
+        try:
+            path = await run_in_threadpool(rulebench.write_example, rule_id, example, rulebench.pack_sources())
+        except rulebench.ExampleError as exc:
+            return refuse(request, session, 409, str(exc))
+        s = store()
+        try:
+            s.append_audit(user["username"], "rule.example.add", "rule", rule_id,
+                           {"must_not_match": example.strip(), "file": Path(path).name})  # fmt: skip
+        finally:
+            s.close()
+        await run_in_threadpool(rulebench.engine)  # reload now that the pack changed
+        if wants_json(request):
+            return with_session(JSONResponse({"ok": True, "rule": rule_id}), session)
+        return with_session(render("notice.html", session=session, back="/rules/false-positives",
+                                   message=f"已将样例加入规则 {rule_id} 的 must_not_match，规则测试全部通过。"), session)
+
     async def audit(request: Request):
         """The audit log, read-only, for auditors, supervisors and admins."""
         session = session_of(request)
@@ -883,6 +908,7 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         Route("/rules", rules_index),
         Route("/rules/try", rules_try, methods=["GET", "POST"]),
         Route("/rules/false-positives", rules_false_positives),
+        Route("/rules/examples", rules_add_example, methods=["POST"]),
         Route("/merchants", merchants),
         Route("/merchant/{merchant_id}", merchant_detail),
         Route("/lead/{lead_id}", lead_detail),

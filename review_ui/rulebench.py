@@ -25,7 +25,7 @@ def engine():
 
     with _holder_lock:
         if _holder is None:
-            _holder = EngineHolder()
+            _holder = EngineHolder(pack_sources())
         else:
             _holder.reload_if_changed()
         return _holder
@@ -87,3 +87,131 @@ def yaml_snippet(rule_id: str, examples: list[str]) -> str:
              f"- id: {rule_id}", "  tests:", "    must_not_match:"]  # fmt: skip
     lines += [f"      - {json.dumps(e, ensure_ascii=False)}" for e in dict.fromkeys(examples) if e]
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- writing a must_not_match case
+
+class ExampleError(RuntimeError):
+    """The example cannot be added (with the reason, in Chinese, for the rule author)."""
+
+
+def pack_sources() -> list[str] | None:
+    """Pack folders for the review UI: $FANGXIN_REVIEW_PACKS (os.pathsep-separated), else the bundled packs."""
+    import os
+
+    value = os.environ.get("FANGXIN_REVIEW_PACKS")
+    return [p for p in value.split(os.pathsep) if p] if value else None
+
+
+def _rule_file(folder: str, rule_id: str):
+    from pathlib import Path
+
+    pattern = re.compile(rf"^- id:\s*['\"]?{re.escape(rule_id)}['\"]?\s*$", re.M)
+    for path in sorted(Path(folder).rglob("*.yaml")):
+        if pattern.search(path.read_text(encoding="utf-8")):
+            return path
+    raise ExampleError("在规则包中找不到该规则。")
+
+
+def add_must_not_match(text: str, rule_id: str, example: str) -> str:
+    """The pack file text with `example` appended to the rule's tests.must_not_match (one-line flow or block list)."""
+    lines = text.split("\n")
+    start = next((i for i, line in enumerate(lines) if re.fullmatch(rf"- id:\s*['\"]?{re.escape(rule_id)}['\"]?\s*",
+                                                                     line)), None)  # fmt: skip
+    if start is None:
+        raise ExampleError("在规则文件中找不到该规则。")
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("- ")), len(lines))
+    quoted = json.dumps(example, ensure_ascii=False)
+    for i in range(start, end):
+        m = re.fullmatch(r"(\s*)must_not_match:\s*(.*?)\s*", lines[i])
+        if not m:
+            continue
+        indent, rest = m.group(1), m.group(2)
+        if rest.startswith("[") and rest.endswith("]") and rest.count("[") == rest.count("]"):
+            inner = rest[1:-1].strip()
+            lines[i] = f"{indent}must_not_match: [{inner + ', ' if inner else ''}{quoted}]"
+            return "\n".join(lines)
+        if rest == "":
+            last = i
+            for j in range(i + 1, end):
+                if lines[j].strip() and len(lines[j]) - len(lines[j].lstrip()) > len(indent):
+                    last = j
+                elif lines[j].strip():
+                    break
+            item_indent = indent + "  "
+            if last > i:
+                item_indent = re.match(r"\s*", lines[i + 1]).group(0)
+            lines.insert(last + 1, f"{item_indent}- {quoted}")
+            return "\n".join(lines)
+        raise ExampleError("该规则的 must_not_match 写法无法自动修改，请手工添加。")
+    raise ExampleError("该规则没有 tests.must_not_match，请先手工添加测试段。")
+
+
+def write_example(rule_id: str, example: str, sources: list[str] | None = None) -> str:
+    """Add a must_not_match case to a rule's pack file, only if every pack test then passes.
+
+    The change is tried on a copy of the packs first (loaded and tested with the
+    same engine as `fangxin rules test`); only then is the real file replaced,
+    atomically, and only if it did not change meanwhile. Returns the file's path.
+    """
+    import hashlib
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from rules.engine import load_engine
+    from rules.errors import PackError
+    from rules.loader import discover
+    from rules.testing import run_tests
+
+    example = example.strip()
+    if not example or len(example) > 500:
+        raise ExampleError("样例须为 1 至 500 字。")
+    folders = sources or discover()
+    owner = None
+    for folder in folders:
+        try:
+            path = _rule_file(folder, rule_id)
+        except ExampleError:
+            continue
+        owner = (folder, path)
+        break
+    if owner is None:
+        raise ExampleError("在规则包中找不到该规则。")
+    folder, path = owner
+    original = path.read_text(encoding="utf-8")
+    digest = hashlib.sha256(original.encode()).hexdigest()
+    changed = add_must_not_match(original, rule_id, example)
+    with tempfile.TemporaryDirectory() as tmp:
+        copies = []
+        for f in folders:
+            dest = Path(tmp) / f"{len(copies)}-{Path(f).name}"
+            shutil.copytree(f, dest)
+            copies.append(str(dest))
+        target = Path(copies[folders.index(folder)]) / path.relative_to(folder)
+        target.write_text(changed, encoding="utf-8")
+        try:
+            report = run_tests(load_engine(copies))
+        except PackError as exc:
+            raise ExampleError(f"修改后的规则包无法加载：{exc}") from exc
+    if report.failures:
+        mine = [f for f in report.failures if f.rule.id == rule_id]
+        first = (mine or report.failures)[0]
+        if mine and first.kind == "false hit":
+            raise ExampleError("规则仍会命中该样例：请先修改规则，再加入此样例。")
+        raise ExampleError(f"规则测试未通过：{first.rule.id} {first.case.text}")
+    if hashlib.sha256(path.read_text(encoding="utf-8").encode()).hexdigest() != digest:
+        raise ExampleError("规则文件在此期间被修改，请重试。")
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".fangxin-", suffix=".yaml")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(changed)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise
+    return str(path)

@@ -53,3 +53,75 @@ def test_false_positive_queue_proposes_must_not_match_yaml(server, db_path):  # 
     assert "- id: ABS-SUPERLATIVE-001" in page and "must_not_match:" in page
     assert "&#34;本店最好，欢迎选购 http://a.shop.test/1&#34;" in page  # the sentence, JSON-quoted, escaped
     assert db_rows(db_path, "SELECT COUNT(*) FROM audit_log WHERE action LIKE 'rule%'") == [(0,)]
+
+
+def test_add_must_not_match_edits_flow_and_block_lists():
+    import pytest
+
+    from review_ui.rulebench import ExampleError, add_must_not_match
+
+    text = ("- id: A\n  tests:\n    must_match: [x]\n    must_not_match: [甲, 乙]\n"
+            "- id: B\n  tests:\n    must_not_match:\n      - 丙\n      - 丁\n  provenance: {a: 1}\n"
+            "- id: C\n  tests:\n    must_not_match: []\n- id: D\n  tests:\n    must_match: [y]\n")
+    assert "    must_not_match: [甲, 乙, \"戊: 1\"]" in add_must_not_match(text, "A", "戊: 1")
+    assert "      - 丁\n      - \"戊\"\n  provenance" in add_must_not_match(text, "B", "戊")
+    assert "    must_not_match: [\"戊\"]" in add_must_not_match(text, "C", "戊")
+    with pytest.raises(ExampleError):
+        add_must_not_match(text, "D", "戊")
+    with pytest.raises(ExampleError):
+        add_must_not_match(text, "E", "戊")
+
+
+def start(db_path: str, env: dict):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "fangxin.cli", "review", "--port", "0", "--db", db_path],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=dict(os.environ, **env),
+    )
+    line = proc.stdout.readline()
+    m = re.search(r"review UI at (http://127\.0\.0\.1:\d+)/", line)
+    assert m, line
+    return proc, m.group(1)
+
+
+def test_rule_author_writes_a_must_not_match_case_only_when_the_tests_pass(db_path, tmp_path):
+    import shutil
+
+    from pipelines.store import Store
+    from review_ui.security import hash_password
+    from tests.conftest import ROOT
+    from tests.test_review_triage import PASSWORD
+
+    packs = tmp_path / "packs"
+    shutil.copytree(ROOT / "rules" / "packs" / "cn-base", packs / "cn-base")
+    rule_file = packs / "cn-base" / "rules" / "absolute_terms.yaml"
+    before = rule_file.read_text(encoding="utf-8")
+    store = Store(db_path)
+    try:
+        store.add_user("qian", "rule_author", hash_password(PASSWORD))
+        store.add_user("wang", "inspector", hash_password(PASSWORD))
+    finally:
+        store.close()
+    proc, base = start(db_path, {"FANGXIN_REVIEW_PACKS": str(packs / "cn-base")})
+    try:
+        qian, wang = Session(base, "qian"), Session(base, "wang")
+        form = {"rule": "ABS-SUPERLATIVE-001", "example": "本店的栗子是杭州最好吃的"}
+        assert wang.post("/rules/examples", form)[0] == 403
+        status, data, _ = qian.post("/rules/examples", form)  # the rule still fires on it
+        assert status == 409 and "请先修改规则" in data["error"]
+        assert rule_file.read_text(encoding="utf-8") == before  # never a half-written pack
+        status, data, _ = qian.post("/rules/examples", {"rule": "ABS-SUPERLATIVE-001", "example": "今天最高气温 12 度"})
+        assert status == 200, data
+        after = rule_file.read_text(encoding="utf-8")
+        assert after != before and '"今天最高气温 12 度"' in after
+        assert db_rows(db_path, "SELECT actor, object_id FROM audit_log WHERE action = 'rule.example.add'") == [
+            ("qian", "ABS-SUPERLATIVE-001")]
+        assert qian.post("/rules/examples", {"rule": "NO-SUCH-RULE", "example": "x"})[0] == 409
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
