@@ -410,7 +410,9 @@ def _check_reference_above_prior(rule: SeriesRule, series: list[Observation]) ->
     tolerance = float(p.get("tolerance", 0.0))
 
     def prior_of(moment: dt.datetime) -> list[Observation]:
-        return [o for o in series if moment - window <= o.at < moment and o.price is not None]
+        # calendar days (China time): the `window_days` days before the claim's day, and that day up to it
+        first_day = moment.astimezone(CST).date() - window
+        return [o for o in series if o.day >= first_day and o.at < moment and o.price is not None]
 
     def enough(prior: list[Observation]) -> bool:
         return len(prior) >= p.get("min_prior_observations", 2) and len({o.day for o in prior}) >= p.get(
@@ -473,13 +475,16 @@ def _check_raise_before_discount(rule: SeriesRule, series: list[Observation]) ->
         prior = [
             o
             for o in series
-            if start.at - lookback <= o.at < start.at and o.price is not None and not _refs(o, labels)
+            if o.day >= start.day - lookback
+            and o.at < start.at
+            and o.price is not None
+            and not _refs(o, labels)
         ]
         found = None
         for i in range(1, len(prior)):
             before, high = prior[i - 1], prior[i]
             # the raise: a price step up between two consecutive observations, recent enough
-            if high.at < start.at - raise_within or high.price < before.price * (1 + min_raise):
+            if high.day < start.day - raise_within or high.price < before.price * (1 + min_raise):
                 continue
             lows = [o for o in prior[:i] if high.price >= o.price * (1 + min_raise)]
             low = min(o.price for o in lows)

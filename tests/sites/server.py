@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from tests.sites import live, mall, shop, traps
+from tests.sites import live, mall, pricing, shop, traps
 
 WWW = Path(__file__).resolve().parent / "www"
 
@@ -178,6 +178,7 @@ def create_app() -> Starlette:
         Route("/live/room/{room_id:str}", live_room),
         WebSocketRoute("/live/ws/{room_id:str}", live.room_socket),
         Route("/_health", health),
+        Route("/pricing/{path:path}", pricing.endpoint, methods=["GET", "POST"]),
         Route("/{path:path}", static_page),
     ]
     return Starlette(routes=routes)
