@@ -692,3 +692,31 @@ def run_series_tests(
             if evaluate_rule(rule, "test:product", case.series):
                 report.failures.append(SeriesFailure(rule, "false hit", case))
     return report
+
+
+@dataclass
+class _PackFailure:
+    error: PackError
+
+    def line(self) -> str:
+        return str(self.error)
+
+
+def add_series_tests(report: Any, engine_or_folders: Any = None) -> Any:
+    """Add the series cases of the engine's packs (or of the given pack folders) to a text-rule report.
+
+    The hook of `fangxin rules test`: counts go into `report.rules` / `report.cases`, failures
+    (and a malformed series file, as its one-line PackError) into `report.failures`; every
+    entry has `.line()`. Returns `report`.
+    """
+    packs = getattr(engine_or_folders, "packs", None)
+    folders = [p.path for p in packs] if packs is not None else engine_or_folders
+    try:
+        series_report = run_series_tests(load_series_rules(folders))
+    except PackError as exc:
+        report.failures.append(_PackFailure(exc))
+        return report
+    report.rules += series_report.rules
+    report.cases += series_report.cases
+    report.failures.extend(series_report.failures)
+    return report

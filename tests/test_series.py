@@ -94,3 +94,13 @@ def test_bad_series_file_is_one_line_error(tmp_path):
     with pytest.raises(PackError) as err:
         load_series_rules([str(pack)])
     assert "x.yaml:5: X-1.severity" in str(err.value) or "severity" in str(err.value)
+
+
+def test_rules_test_hook_adds_series_cases_to_the_text_report():
+    import rules as rules_lib
+    from rules.series import add_series_tests
+    from rules.testing import TestReport
+
+    engine = rules_lib.load_engine()
+    report = add_series_tests(TestReport(), engine)
+    assert report.rules == 4 and report.cases >= 16 and not report.failures
