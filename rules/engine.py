@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -11,7 +12,6 @@ import ahocorasick_rs
 
 from rules.condition import names_in
 from rules.errors import DeadlineExceeded, PackError
-from rules.loader import load_packs
 from rules.model import FIELDS, Hit, Hits, Pack, Rule, Selection
 from rules.normalize import Normalized, normalize
 
@@ -19,7 +19,10 @@ CLAUSE_STOPS = frozenset("，,。！？；!?;\n\r")
 SENTENCE_STOPS = frozenset("。！？；!?;\n\r")
 _CLAUSE_RX = re.compile("[，,。！？；!?;\n\r]")
 _SENTENCE_RX = re.compile("[。！？；!?;\n\r]")
+_CLAUSE_CHARS = tuple("，,。！？；!?;\n\r")
+_SENTENCE_CHARS = tuple("。！？；!?;\n\r")
 OVERLAP_PAD = 40
+BOUND_REACH = 400  # clause/sentence bounds look at most this far either side of a span
 
 
 class _Values(dict):
@@ -43,11 +46,40 @@ class _Field:
         self.found: list = []
         self.stops: dict[str, list[int]] = {}
 
+    def bounds(self, clause: bool, s: int, e: int) -> tuple[int, int]:
+        """The clause (sentence) around [s, e), at most BOUND_REACH characters either side;
+        memoised per span and shared by every selection that asks."""
+        key = (clause, s, e)
+        got = self.memo.get(key)
+        if got is not None:
+            return got
+        text = self.text
+        stops = _CLAUSE_CHARS if clause else _SENTENCE_CHARS
+        floor = s - BOUND_REACH
+        if floor < 0:
+            floor = 0
+        lo = floor
+        for c in stops:  # str.rfind/find per stop character: C scans, no match objects
+            p = text.rfind(c, lo, s)
+            if p >= 0:
+                lo = p + 1
+        ceil = e + BOUND_REACH
+        if ceil > len(text):
+            ceil = len(text)
+        hi = ceil
+        for c in stops:
+            p = text.find(c, e, hi)
+            if p >= 0:
+                hi = p
+        got = self.memo[key] = (lo, hi)
+        return got
+
 
 class Engine:
     """All loaded packs compiled into one automaton plus per-rule evaluators."""
 
-    def __init__(self, packs: list[Pack], sources: list[str] | None = None) -> None:
+    def __init__(self, packs: list[Pack], sources: list[str] | None = None, *, scanner_db: bytes | None = None) -> None:
+        self._scanner_db = scanner_db  # a serialised Hyperscan database from the pack cache, if any
         self.packs = packs
         self.sources = sources
         self.loaded_at = time.time()
@@ -97,16 +129,22 @@ class Engine:
         self.patterns = list(pattern_ids)
         self._automaton = ahocorasick_rs.AhoCorasick(self.patterns) if self.patterns else None
         self.scanner = "ahocorasick_rs"
-        self._hs = _HyperscanScanner.build(self.patterns) if self.patterns else None
+        self._hs = _HyperscanScanner.build(self.patterns, self._scanner_db) if self.patterns else None
+        self._scanner_db = None
         if self._hs is not None:
             self.scanner = "hyperscan"
         # per field: pid -> targets of the rules whose scopes include that field
-        self._targets: dict[str, list[tuple]] = {}
-        for fname in FIELDS:
-            per = []
-            for tlist in targets:
-                per.append(tuple(t for t in tlist if fname in self.rules[t[0]].scopes))
-            self._targets[fname] = per
+        per_field: dict[str, list[list]] = {fname: [[] for _ in targets] for fname in FIELDS}
+        for pid, tlist in enumerate(targets):
+            for t in tlist:
+                for fname in dict.fromkeys(self.rules[t[0]].scopes):
+                    lists = per_field.get(fname)
+                    if lists is not None:
+                        lists[pid].append(t)
+        empty: tuple = ()
+        self._targets: dict[str, list[tuple]] = {
+            fname: [tuple(x) if x else empty for x in lists] for fname, lists in per_field.items()
+        }
         self._supersedes = {r.id: set(r.supersedes) for r in self.rules if r.supersedes}
         # document-level gates: top-level conjuncts of a condition that only read whole-document
         # selections (sector context such as drug_ctx). Checked once per document, before any
@@ -120,6 +158,15 @@ class Engine:
                     gates.append(conj)
             self._gates.append(gates)
         self._cond_fns = [_compile_condition(r.condition) for r in self.rules]
+        # per rule: selection name -> (specialised evaluator, shared-memo key or None)
+        self._sel_fns: list[dict[str, tuple]] = []
+        for ri, rule in enumerate(self.rules):
+            fns: dict[str, tuple] = {}
+            for name in names_in(rule.condition):
+                own = rule.selections.get(name)
+                sel = own if own is not None else self._pack_of[rule.pack].selections[name]
+                fns[name] = (_selection_fn(self, rule, ri, sel), None if own is not None else id(sel))
+            self._sel_fns.append(fns)
 
     def _selection(self, rule: Rule, name: str) -> Selection:
         sel = rule.selections.get(name)
@@ -207,9 +254,7 @@ class _HyperscanScanner:
         self._local = threading.local()
 
     @classmethod
-    def build(cls, patterns: list[str]):
-        import os
-
+    def build(cls, patterns: list[str], serialized: bytes | None = None):
         if os.environ.get("FANGXIN_RULES_SCANNER", "auto").lower() in ("ahocorasick", "ahocorasick_rs", "ac"):
             return None
         try:
@@ -217,6 +262,11 @@ class _HyperscanScanner:
         except ImportError:
             return None
         raw = [p.encode("utf-32-le") for p in patterns]
+        if serialized is not None:
+            try:
+                return cls(hyperscan, hyperscan.loadb(serialized, hyperscan.HS_MODE_BLOCK), [len(r) for r in raw])
+            except Exception:  # pragma: no cover - a stale or foreign database: compile afresh
+                pass
         exprs = [b"".join(b"\\x%02x" % c for c in r) for r in raw]
         try:
             db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
@@ -224,6 +274,9 @@ class _HyperscanScanner:
         except Exception:  # pragma: no cover - an unusable build falls back to ahocorasick_rs
             return None
         return cls(hyperscan, db, [len(r) for r in raw])
+
+    def dump(self) -> bytes:
+        return self._hyperscan.dumpb(self._db)
 
     def scan(self, text: str) -> list[tuple[int, int, int]]:
         scratch = getattr(self._local, "scratch", None)
@@ -405,28 +458,27 @@ class _Check:
         # longest first at each start, so a hit covers the whole claim
         ordered = sorted(spans, key=lambda x: (x[0], -(x[1] - x[0])))
         cond = self.engine._cond_fns[ri]
-        pack_sels = self.engine._pack_of[rule.pack].selections
+        fns = self.engine._sel_fns[ri]
         shared = f.memo
         emitted: list[tuple[int, int]] = []
         for s, e in ordered:
-            if any(s < ee and ss < e for ss, ee in emitted):
+            if emitted and any(s < ee and ss < e for ss, ee in emitted):
                 continue
             memo: dict = {}
 
             def ev(name, _memo=memo, _s=s, _e=e):
                 val = _memo.get(name)
                 if val is None:
-                    sel = rule.selections.get(name)
-                    if sel is None:
+                    fn, skey = fns[name]
+                    if skey is None:
+                        val = fn(self, f, _s, _e)
+                    else:
                         # pack-level selections do not depend on the rule: share them per span
-                        psel = pack_sels[name]
-                        key = (id(psel), _s, _e)
+                        key = (skey, _s, _e)
                         val = shared.get(key)
                         if val is None:
-                            val = shared[key] = self.eval_selection(psel, f, rule, ri, _s, _e)
-                        _memo[name] = val
-                        return val
-                    val = _memo[name] = self.eval_selection(sel, f, rule, ri, _s, _e)
+                            val = shared[key] = fn(self, f, _s, _e)
+                    _memo[name] = val
                 return val
 
             if cond(ev):
@@ -465,20 +517,7 @@ class _Check:
         if kind == "around":
             return max(0, s - n), min(len(text), e + n)
         if kind in ("clause", "clause_before", "clause_after", "sentence", "sentence_before", "sentence_after"):
-            clause = kind.startswith("clause")
-            key = ("c" if clause else "s", s, e)
-            bounds = f.memo.get(key)
-            if bounds is None:
-                # the clause (sentence) around the span, at most 400 characters either side,
-                # computed once per span and shared by every selection that asks
-                rx = _CLAUSE_RX if clause else _SENTENCE_RX
-                lo = max(0, s - 400)
-                for m in rx.finditer(text, lo, s):
-                    lo = m.end()
-                limit_hi = min(len(text), e + 400)
-                m = rx.search(text, e, limit_hi)
-                bounds = f.memo[key] = (lo, m.start() if m else limit_hi)
-            lo, hi = bounds
+            lo, hi = f.bounds(kind.startswith("clause"), s, e)
             if n:
                 lo = max(lo, s - n)
                 hi = min(hi, e + n)
@@ -504,12 +543,12 @@ class _Check:
                 return id(sel) in self.doc_present
             key = (id(sel), rule.pack)
             if key not in self.doc_memo:
-                self.doc_memo[key] = any(self._any_in(sel, g, 0, len(g.text)) for g in self.fields)
+                self.doc_memo[key] = any(self._any_in(sel, g.text, 0, len(g.text)) for g in self.fields)
             return self.doc_memo[key]
         if kind == "field":
             key = ("field", id(sel))
             if key not in f.memo:
-                f.memo[key] = self._any_in(sel, f, 0, len(f.text))
+                f.memo[key] = self._any_in(sel, f.text, 0, len(f.text))
             return f.memo[key]
         if kind == "overlap":
             return self._overlaps(sel, f, s, e)
@@ -517,19 +556,19 @@ class _Check:
         if kind.endswith("before"):
             # a cue may run into the claim (不承诺 before 承诺录取): look a little past the start,
             # but only accept matches that begin before it
-            return self._starts_in(sel, f, lo, s, min(e, s + 6))
+            return self._starts_in(sel, f.text, lo, s, min(e, s + 6))
         if hi <= lo:
             return False
-        return self._any_in(sel, f, lo, hi)
+        return self._any_in(sel, f.text, lo, hi)
 
-    def _starts_in(self, sel: Selection, f: _Field, lo: int, s: int, hi: int) -> bool:
+    def _starts_in(self, sel: Selection, text: str, lo: int, s: int, hi: int) -> bool:
         """Does a match begin in [lo, s)? One search: the leftmost match starts before s or none does."""
         if s <= lo:
             return False
         for rx in (sel.context_re, sel.regex):
             if rx is None:
                 continue
-            m = self._search(rx, f.text, lo, hi)
+            m = self._search(rx, text, lo, hi)
             if m is not None and m.start() < s:
                 return True
         return False
@@ -553,10 +592,10 @@ class _Check:
                     return True
         return False
 
-    def _any_in(self, sel: Selection, f: _Field, lo: int, hi: int) -> bool:
-        if sel.context_re is not None and self._search(sel.context_re, f.text, lo, hi):
+    def _any_in(self, sel: Selection, text: str, lo: int, hi: int) -> bool:
+        if sel.context_re is not None and self._search(sel.context_re, text, lo, hi):
             return True
-        if sel.regex is not None and self._search(sel.regex, f.text, lo, hi):
+        if sel.regex is not None and self._search(sel.regex, text, lo, hi):
             return True
         return False
 
@@ -598,6 +637,90 @@ class _Check:
         )
 
 
+def _selection_fn(engine: Engine, rule: Rule, ri: int, sel: Selection):
+    """One function ``fn(check, field, s, e) -> bool`` for a selection of a rule, specialised on its
+    ``within`` so the per-candidate path is a call or two; same results as ``_Check.eval_selection``."""
+    kind, n = sel.within
+    if kind == "match":
+        key = (ri, sel.name)
+        if sel.name not in rule.triggers:
+            def match_other(chk, f, s, e):
+                cands = f.cands.get(key)
+                if cands is None:
+                    return chk._overlaps(sel, f, s, e)
+                return any(cs < e and s < ce for cs, ce in cands)
+            return match_other
+
+        def match(chk, f, s, e):
+            for cs, ce in f.cands.get(key, ()):
+                if cs < e and s < ce:
+                    return True
+            return False
+        return match
+    if kind in ("document", "field", "overlap") or kind not in _WINDOWED:
+        return lambda chk, f, s, e: chk.eval_selection(sel, f, rule, ri, s, e)
+    ctx, rx = sel.context_re, sel.regex
+    plain = ctx is not None and rx is None and type(ctx) is re.Pattern
+    if plain:
+        csearch = ctx.search
+
+        def search(chk, text, lo, hi):
+            return csearch(text, lo, hi) is not None
+
+        def starts(chk, text, lo, s, hi):
+            m = csearch(text, lo, hi)
+            return m is not None and m.start() < s
+    else:
+        def search(chk, text, lo, hi):
+            return chk._any_in(sel, text, lo, hi)
+
+        def starts(chk, text, lo, s, hi):
+            return chk._starts_in(sel, text, lo, s, hi)
+    if kind == "before":
+        def before(chk, f, s, e):
+            lo = s - n if s > n else 0
+            return s > lo and starts(chk, f.text, lo, s, e if e < s + 6 else s + 6)
+        return before
+    if kind == "after":
+        def after(chk, f, s, e):
+            text = f.text
+            hi = e + n
+            if hi > len(text):
+                hi = len(text)
+            return hi > e and search(chk, text, e, hi)
+        return after
+    if kind == "around":
+        def around(chk, f, s, e):
+            text = f.text
+            lo = s - n if s > n else 0
+            hi = e + n
+            if hi > len(text):
+                hi = len(text)
+            return hi > lo and search(chk, text, lo, hi)
+        return around
+    clause = kind.startswith("clause")
+    part = "before" if kind.endswith("_before") else "after" if kind.endswith("_after") else ""
+
+    def bounded(chk, f, s, e):
+        lo, hi = f.bounds(clause, s, e)
+        if n:
+            if lo < s - n:
+                lo = s - n
+            if hi > e + n:
+                hi = e + n
+        if part == "before":
+            return s > lo and starts(chk, f.text, lo, s, e if e < s + 6 else s + 6)
+        if part == "after":
+            lo = e
+        return hi > lo and search(chk, f.text, lo, hi)
+    return bounded
+
+
+_WINDOWED = frozenset(
+    ["before", "after", "around", "clause", "clause_before", "clause_after", "sentence", "sentence_before", "sentence_after"]
+)
+
+
 def _ratio_ok(m, min_ratio: float) -> bool:
     try:
         ref = float(m.group("ref"))
@@ -617,9 +740,144 @@ def _preceded(text: str, s: int, options: list[str]) -> bool:
 
 # ---------------------------------------------------------------------- loading
 def load_engine(packs: Iterable[str] | None = None) -> Engine:
-    """Load packs (all under rules/packs/ by default, base packs first) into one engine."""
+    """Load packs (all under rules/packs/ by default, base packs first) into one engine.
+
+    A successfully loaded set of packs is cached (see ``_PackCache``): the next load of byte-identical
+    pack files and engine code skips YAML parsing, schema validation and regex compilation."""
     folders = [str(p) for p in packs] if packs else None
-    return Engine(load_packs(folders), folders)
+    cache = _PackCache.open(folders)
+    cached = cache.load() if cache is not None else None
+    if cached is not None:
+        try:
+            return Engine(cached["packs"], folders, scanner_db=cached.get("scanner_db"))
+        except Exception:  # pragma: no cover - an unusable cache entry: load from the files
+            pass
+    from rules.loader import load_packs
+
+    loaded = load_packs(folders)
+    engine = Engine(loaded, folders)
+    if cache is not None:
+        cache.store(loaded, engine)
+    return engine
+
+
+class _PackCache:
+    """Pickled packs (with their compiled regexes) and the Hyperscan database, keyed by a hash of
+    every pack file, the engine's own sources and schemas, and the library versions.
+
+    Where: ``$FANGXIN_RULES_CACHE`` (a folder; ``off`` disables it), else
+    ``$XDG_CACHE_HOME/fangxin/rules`` or ``~/.cache/fangxin/rules``. The folder is created private
+    (0700) and an entry is only read when it belongs to this user and nobody else may write it;
+    a malformed pack never reaches the cache (loading raises before anything is stored).
+    """
+
+    VERSION = 1
+    KEEP = 8  # most recent entries kept; older ones are removed when a new one is written
+
+    def __init__(self, folder: str, key: str) -> None:
+        self.folder = folder
+        self.path = os.path.join(folder, f"packs-{key}.pickle")
+
+    @classmethod
+    def open(cls, folders: list[str] | None) -> _PackCache | None:
+        env = os.environ.get("FANGXIN_RULES_CACHE")
+        if env is not None and env.strip().lower() in ("", "0", "off", "no", "false", "none"):
+            return None
+        if env:
+            folder = env
+        else:
+            base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+            folder = os.path.join(base, "fangxin", "rules")
+        try:
+            return cls(folder, cls._key(folders))
+        except OSError:
+            return None
+
+    @classmethod
+    def _key(cls, folders: list[str] | None) -> str:
+        import hashlib
+        import sys
+
+        import regex
+
+        h = hashlib.sha256()
+        try:
+            import hyperscan
+
+            hs_version = getattr(hyperscan, "__version__", "?")
+        except ImportError:
+            hs_version = "-"
+        h.update(f"{cls.VERSION}|{sys.version}|{regex.__version__}|{hs_version}|"
+                 f"{os.environ.get('FANGXIN_RULES_SCANNER', '')}".encode())
+        here = os.path.dirname(os.path.abspath(__file__))
+        files = [os.path.join(here, n) for n in sorted(os.listdir(here)) if n.endswith(".py")]
+        schema = os.path.join(here, "schema")
+        if os.path.isdir(schema):
+            files += [os.path.join(schema, n) for n in sorted(os.listdir(schema))]
+        if folders is None:
+            packs_dir = os.path.join(here, "packs")
+            folders = sorted(
+                os.path.join(packs_dir, d) for d in os.listdir(packs_dir)
+                if os.path.isfile(os.path.join(packs_dir, d, "pack.yaml"))
+            ) if os.path.isdir(packs_dir) else []
+            h.update(b"default")
+        for folder in folders:
+            folder = os.path.realpath(folder)
+            h.update(b"\0pack\0" + folder.encode())
+            for root, dirs, names in os.walk(folder):
+                dirs.sort()
+                files += [os.path.join(root, n) for n in sorted(names)]
+        for path in files:
+            if not os.path.isfile(path):
+                continue
+            with open(path, "rb") as fh:
+                data = fh.read()
+            h.update(f"\0{path}\0{len(data)}\0".encode())
+            h.update(data)
+        return h.hexdigest()[:32]
+
+    def load(self) -> dict | None:
+        import pickle
+
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o022):
+            return None
+        try:
+            with open(self.path, "rb") as fh:
+                data = pickle.load(fh)  # noqa: S301 - private folder, owner-only entries (see class doc)
+        except Exception:
+            return None
+        return data if isinstance(data, dict) and data.get("version") == self.VERSION else None
+
+    def store(self, packs: list[Pack], engine: Engine) -> None:
+        import pickle
+        import tempfile
+
+        try:
+            os.makedirs(self.folder, mode=0o700, exist_ok=True)
+            data = {"version": self.VERSION, "packs": packs,
+                    "scanner_db": engine._hs.dump() if engine._hs is not None else None}
+            blob = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".pickle")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(blob)
+                os.replace(tmp, self.path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+            entries = sorted(
+                (os.path.join(self.folder, n) for n in os.listdir(self.folder)
+                 if n.startswith("packs-") and n.endswith(".pickle")),
+                key=lambda p: os.stat(p).st_mtime, reverse=True,
+            )
+            for old in entries[self.KEEP:]:
+                os.unlink(old)
+        except Exception:  # the cache is an optimisation: never fail a load because of it
+            return
 
 
 def reload(old: Engine) -> tuple[Engine, PackError | None]:
@@ -647,8 +905,6 @@ class EngineHolder:
         self._stamp = self._fingerprint()
 
     def _fingerprint(self) -> tuple:
-        import os
-
         from rules.loader import discover
 
         stamps = []

@@ -7,7 +7,6 @@ import os
 import re
 from functools import lru_cache
 
-import jsonschema
 import regex
 
 from rules import condition as cond
@@ -43,6 +42,8 @@ def _schema(name: str) -> dict:
 
 @lru_cache(maxsize=4)
 def _validator(name: str):
+    import jsonschema  # imported on first validation: a cached pack load never needs it
+
     schema = _schema(name)
     return jsonschema.Draft202012Validator(schema)
 

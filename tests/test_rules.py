@@ -312,3 +312,33 @@ def test_json_schemas_are_valid_and_validate_the_packs():
     for path in sorted((BASE / "rules").glob("*.yaml")):
         for rule in yaml.safe_load(path.read_text(encoding="utf-8")):
             jsonschema.validate(rule, schemas["rule"])
+
+
+# ------------------------------------------------------------------ compiled pack cache
+def test_pack_cache_hit_matches_fresh_load_and_follows_edits(tmp_path, monkeypatch):
+    """A cached load gives the same hits as a fresh one; editing a pack file misses the cache;
+    a malformed pack is refused and never cached."""
+    monkeypatch.setenv("FANGXIN_RULES_CACHE", str(tmp_path / "cache"))
+    pack = tmp_path / "cn-base"
+    shutil.copytree(BASE, pack)
+    first = rules.load_engine([pack])
+    entries = list((tmp_path / "cache").glob("packs-*.pickle"))
+    assert len(entries) == 1 and (os.stat(entries[0]).st_mode & 0o077) == 0
+    second = rules.load_engine([pack])
+    monkeypatch.setenv("FANGXIN_RULES_CACHE", "off")
+    fresh = rules.load_engine([pack])
+    monkeypatch.setenv("FANGXIN_RULES_CACHE", str(tmp_path / "cache"))
+    for it in load_corpus()[::7]:
+        doc = {it["field"]: it["text"] + " 國內銷量第① 最 佳"}
+        want = [h.to_dict() for h in fresh.check(doc)]
+        assert [h.to_dict() for h in first.check(doc)] == want
+        assert [h.to_dict() for h in second.check(doc)] == want, it["id"]
+    rule_file = pack / "rules" / "absolute_terms.yaml"
+    rule_file.write_text(rule_file.read_text(encoding="utf-8").replace("违反《广告法》第九条第（三）项", "改动", 1),
+                         encoding="utf-8")
+    edited = rules.load_engine([pack])
+    assert edited.rule("ABS-SUPERLATIVE-001").message.endswith("改动")
+    rule_file.write_text("- id: [\n", encoding="utf-8")
+    with pytest.raises(rules.PackError):
+        rules.load_engine([pack])
+    assert len(list((tmp_path / "cache").glob("packs-*.pickle"))) == 2
