@@ -38,8 +38,13 @@ class Entry:
     runs: int = 0
     skipped: int = 0
     history: list = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)  # a watch entry: these pages, every `interval` seconds
+    interval: float | None = None
 
     def advance(self, after: float) -> None:
+        if self.interval:
+            self.next_at = after + self.interval
+            return
         self.next_at = croniter(self.cron, datetime.fromtimestamp(after)).get_next(float)
 
 
@@ -55,10 +60,20 @@ class Scheduler:
         self.db = db
         self.extra_args = list(extra_args or [])
         self.env = env
-        self.entries = [Entry(path, plan.name, plan.schedule) for path, plan in plans]
+        self.entries = [Entry(path, plan.name, plan.schedule) for path, plan in plans if plan.schedule]
+        # watched products (plan `watch`): their own entry, recrawled every interval, so the price
+        # series stay dense enough for the series rules whatever the plan's cron schedule is
+        self.entries += [
+            Entry(path, f"{plan.name}-watch", f"every {plan.watch_interval:g}s", urls=list(plan.watch_products),
+                  interval=plan.watch_interval)
+            for path, plan in plans if getattr(plan, "watch_products", None) and plan.watch_interval
+        ]  # fmt: skip
         self.stopping = False
 
     def command(self, entry: Entry) -> list[str]:
+        if entry.urls:
+            urls = [arg for url in entry.urls for arg in ("--url", url)]
+            return [sys.executable, "-m", "fangxin.cli", "crawl", *urls, "--db", self.db, *self.extra_args]
         return [sys.executable, "-m", "fangxin.cli", "crawl", entry.path, "--db", self.db, *self.extra_args]
 
     def launch(self, entry: Entry) -> None:

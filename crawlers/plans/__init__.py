@@ -62,6 +62,8 @@ class Plan:
     max_redirects: int | None = None
     recrawl_unchanged: str = "seen"
     schedule: str | None = None
+    watch_products: list[str] = field(default_factory=list)  # product pages recrawled every watch_interval
+    watch_interval: float | None = None  # seconds
     description: str = ""
     raw: dict = field(default_factory=dict)  # the whole document, for later extensions
 
@@ -185,6 +187,16 @@ def load_plan(path: str | Path, variables: dict[str, str] | None = None) -> Plan
 
         if not croniter.is_valid(schedule):
             raise err("schedule", f"not a valid cron expression: {schedule!r}")
+    watch = clean.get("watch")
+    watch_products: list[str] = []
+    watch_interval = None
+    if isinstance(watch, dict):
+        watch_products = list(watch["products"])
+        amount, unit = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)\s*([smhd])", watch.get("interval", "24h")).groups()
+        watch_interval = float(amount) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+        if not 60 <= watch_interval <= 86400:
+            raise err("watch.interval", "between 1 minute and 24 hours: the series rules count calendar days "
+                      "(监测间隔须在1分钟至24小时之间)")
     seeds = clean["seeds"]
     allowed = clean.get("allowed_domains") or sorted({urlsplit(s).hostname for s in seeds if urlsplit(s).hostname})
     delay = float(politeness.get("delay", 1.0))
@@ -226,6 +238,8 @@ def load_plan(path: str | Path, variables: dict[str, str] | None = None) -> Plan
         max_redirects=limits.get("max_redirects"),
         recrawl_unchanged=(clean.get("recrawl") or {}).get("unchanged", "seen"),
         schedule=schedule,
+        watch_products=watch_products,
+        watch_interval=watch_interval,
         description=clean.get("description", ""),
         raw=clean,
     )
