@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import tempfile
 import time
@@ -79,6 +80,8 @@ CATEGORY_ZH = {
     "other": "其他",
 }
 PAGE_SIZE = 100
+# Behind a TLS-terminating proxy set FANGXIN_REVIEW_HTTPS=1: cookies are then Secure and HSTS is sent.
+HTTPS = os.environ.get("FANGXIN_REVIEW_HTTPS") == "1"
 
 
 def host_of(url: str) -> str:
@@ -149,6 +152,8 @@ class SecurityHeaders(BaseHTTPMiddleware):
         response = await call_next(request)
         for name, value in security.SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if HTTPS:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
 
 
@@ -158,7 +163,7 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
     templates.globals.update(SEVERITY_ZH=SEVERITY_ZH, STATE_ZH=STATE_ZH, CATEGORY_ZH=CATEGORY_ZH,
                              LEAD_STATE_ZH=LEAD_STATE_ZH, ROLE_ZH=ROLE_ZH, DECIDE_ROLES=DECIDE_ROLES,
                              ESCALATED_TO=ESCALATED_TO, AUDIT_ROLES=AUDIT_ROLES,
-                             EXPORT_ROLES=EXPORT_ROLES)  # fmt: skip
+                             EXPORT_ROLES=EXPORT_ROLES, SUPERVISOR_ROLES=SUPERVISOR_ROLES)  # fmt: skip
     templates.filters["cst"] = to_cst
     templates.filters["deadline"] = deadline_info
     templates.filters["jsontext"] = lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True)  # escaped on output
@@ -185,7 +190,8 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         return data
 
     def with_session(response: Response, data: dict) -> Response:
-        response.set_cookie(COOKIE, signer.dumps(data), httponly=True, samesite="strict", max_age=IDLE_TIMEOUT)
+        response.set_cookie(COOKIE, signer.dumps(data), httponly=True, samesite="strict", max_age=IDLE_TIMEOUT,
+                            secure=HTTPS)  # fmt: skip
         return response
 
     failed_logins: dict[str, list[float]] = {}
@@ -198,7 +204,7 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
     async def login_form(request: Request):
         csrf = security.new_token()
         response = render("login.html", csrf=csrf, error=None)
-        response.set_cookie("fangxin_login_csrf", csrf, httponly=True, samesite="strict")
+        response.set_cookie("fangxin_login_csrf", csrf, httponly=True, samesite="strict", secure=HTTPS)
         return response
 
     async def login(request: Request):

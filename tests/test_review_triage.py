@@ -421,3 +421,17 @@ def test_unknown_severities_are_queued_after_the_known_ones(db_path):
     finally:
         store.close()
     assert shown[:2] == [ids[4], ids[1]] and sorted(shown[2:]) == sorted([ids[0], ids[2], ids[3]])
+
+
+def test_supervisor_sees_the_escalated_queue_link_and_filter_chips(server, db_path):
+    a, b = seed(db_path, PAGES[:2])
+    wang, zhao = Session(server, "wang"), Session(server, "zhao")
+    wang.post(f"/hit/{b}/escalate")
+    assert "上报给主管的命中" not in wang.get("/queue")
+    page = zhao.get("/queue")
+    assert 'href="/queue?assignee=role%3Asupervisor"' in page
+    escalated = zhao.get("/queue?assignee=role%3Asupervisor")
+    assert re.findall(r'<tr data-hit-id="(\d+)"', escalated) == [str(b)] and "已上报主管</span>" in escalated
+    merchant_id = db_rows(db_path, "SELECT merchant_id FROM hits WHERE id = ?", (a,))[0][0]
+    filtered = wang.get(f"/queue?merchant={merchant_id}")
+    assert re.findall(r'<tr data-hit-id="(\d+)"', filtered) == [str(a)] and f"商家 #{merchant_id}" in filtered
