@@ -52,19 +52,22 @@ def evaluate(
     now: str | None = None,
     *,
     products: Iterable[str] | None = None,
+    since: str | None = None,
     operator: str | None = None,
 ) -> list[int]:
     """Run the series rules over every product (or the given product URLs); return the ids of new hits.
 
-    `now` is the time recorded for the series records (default: the current time). The evaluation
-    is one `crawl_runs` row with plan "series", opened only when a hit is found.
+    `since` (ISO time) limits the products to those observed at or after it — after a crawl, its
+    start time, so only the products it saw are evaluated (each over its whole series). `now` is
+    the time recorded for the series records (default: the current time). The evaluation is one
+    `crawl_runs` row with plan "series", opened only when a hit is found.
     """
     rules = series_rules_for(engine_or_rules)
     run_id = None
     new_ids: list[int] = []
     stats = {"products": 0, "hits": 0, "new_hits": 0}
     try:
-        for url in store.series_products() if products is None else products:
+        for url in store.series_products(since) if products is None else products:
             stats["products"] += 1
             observations = store.price_observations(url)
             for hit in rules_series.evaluate(rules, url, observations):

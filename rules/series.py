@@ -204,6 +204,9 @@ def _schema_check(data, file: str, label: str) -> None:
             err = sorted(err.context, key=lambda e: -len(e.absolute_path))[0]
         path = list(err.absolute_path)
         where = ".".join(str(p) for p in path) or "(top)"
+        if path and isinstance(path[0], int) and isinstance(data, list) and isinstance(data[path[0]], dict):
+            # name the rule by its id, as the text rules' errors do: X-1.severity
+            where = ".".join([str(data[path[0]].get("id", f"[{path[0]}]"))] + [str(p) for p in path[1:]])
         raise PackError(file, line_of(data, path), f"{label}{where}", err.message[:160])
 
 

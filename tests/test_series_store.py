@@ -39,7 +39,8 @@ def test_series_hit_is_stored_with_its_proving_captures_and_chained(db_path):
     assert [o["capture_id"] for o in obs] == ids
     assert obs[-1]["price"] == 199 and obs[-1]["references"] == [{"label": "原价", "amount": 599}]
 
-    new = evaluate(store, now=day_at(9))
+    assert evaluate(store, now=day_at(9), since=day_at(9)) == []  # nothing observed since then
+    new = evaluate(store, now=day_at(9), since=day_at(8))  # the last crawl saw the product
     assert len(new) == 1
     hit = store.get_hit(new[0])
     assert hit["rule"] == "SERIES-FAKE-ORIGINAL-001" and hit["field"] == "series"
