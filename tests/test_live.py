@@ -14,12 +14,25 @@ from crawlers.live.analyze import analyse, build_fields, merge_events
 from crawlers.live.decoders import Event, Frame, JsonDecoder, WebcastDecoder, decode_frame
 from crawlers.live.monitor import Session, Shot
 from crawlers.live.profiles import all_profiles, load_profile, profile_for
+from pipelines.ocr import OcrEngine
 from tests.conftest import run_fangxin
 from tests.sites import live as room_sim
 
 WWW = Path(__file__).resolve().parent / "sites" / "www"
 CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium-headless-shell", "/usr/lib/chromium/chromium")
                  if Path(p).exists()), None)  # fmt: skip
+
+
+def needs_browser_and_ocr(test):
+    for mark in (
+        pytest.mark.browser,
+        pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's Chromium"),
+        pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg"),
+        pytest.mark.skipif(not OcrEngine.available(), reason="needs rapidocr and onnxruntime"),
+    ):
+        test = mark(test)
+    return test
+
 
 
 def frame(data, i: int = 0, t: float = 1.0) -> Frame:
@@ -143,8 +156,7 @@ def run_live(sandbox_url: str, room: str, db: str) -> list[dict]:
     return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
 
 
-@pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's Chromium")
+@needs_browser_and_ocr
 def test_fangxin_live_flags_every_source_with_its_event_time(sandbox_url: str, tmp_path: Path) -> None:
     db = str(tmp_path / "live.db")
     hits = run_live(sandbox_url, "3003", db)
@@ -194,8 +206,7 @@ def test_fangxin_live_flags_every_source_with_its_event_time(sandbox_url: str, t
     assert records[-1].type == "metadata"
 
 
-@pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's Chromium")
+@needs_browser_and_ocr
 def test_fangxin_live_clean_room_has_no_hit(sandbox_url: str, tmp_path: Path) -> None:
     assert run_live(sandbox_url, "3004", str(tmp_path / "clean.db")) == []
 

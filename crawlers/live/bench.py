@@ -2,7 +2,7 @@
 
 Modes, each printing one JSON line:
 
-    rooms URL... --seconds S [--shot-every K] [--no-ocr]
+    rooms URL... --seconds S [--shot-every K] [--no-ocr] [--ocr-every-shot]
         monitor the rooms at once (the real monitor, OCR and speech settings as given) and report,
         per room, frames received, gaps in the server's sequence numbers (dropped frames), chat
         messages seen on the socket but never in the DOM, screenshots not read by OCR, events/s
@@ -62,10 +62,11 @@ def room_report(session, window: float) -> dict:
     }  # fmt: skip
 
 
-async def run_rooms(urls: list[str], seconds: float, shot_every: float, ocr: bool) -> dict:
+async def run_rooms(urls: list[str], seconds: float, shot_every: float, ocr: bool, every_shot: bool = False) -> dict:
     from crawlers.live.record import monitor_rooms_async
 
-    options = Options(seconds=seconds, shot_every=shot_every, ocr=ocr, speech="none")
+    options = Options(seconds=seconds, shot_every=shot_every, ocr=ocr, speech="none",
+                      ocr_skip_unchanged=not every_shot)  # fmt: skip
     started = time.perf_counter()
     sessions = await monitor_rooms_async(urls, options)
     return {"mode": "rooms", "rooms": [room_report(s, seconds) for s in sessions],
@@ -136,10 +137,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--shot-every", type=float, default=5)
     ap.add_argument("--no-ocr", action="store_true")
+    ap.add_argument("--ocr-every-shot", action="store_true", help="read every screenshot, changed or not")
     ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args(argv)
     if args.mode == "rooms":
-        out = asyncio.run(run_rooms(args.targets, args.seconds, args.shot_every, not args.no_ocr))
+        out = asyncio.run(run_rooms(args.targets, args.seconds, args.shot_every, not args.no_ocr, args.ocr_every_shot))
     elif args.mode == "bare":
         out = asyncio.run(run_bare(args.targets, args.seconds))
     else:

@@ -92,6 +92,7 @@ class Options:
     speech_model: str = ""
     segment_seconds: float = 10.0
     ocr_backlog: int = 8  # screenshots waiting for OCR (all rooms; one per room) beyond which new ones are not read
+    ocr_skip_unchanged: bool = True  # a stage that looks like the last one read is not read again
     settle: float = 0.0  # extra seconds after the window for pending OCR/speech (0: automatic)
     viewport: tuple[int, int] = (1100, 720)
 
@@ -285,7 +286,8 @@ class RoomMonitor:
         if self.ocr_engine is None:
             return
         thumb = thumbnail(png)
-        if thumb is not None and self._last_thumb is not None and near(thumb, self._last_thumb[0]):
+        if (self.options.ocr_skip_unchanged and thumb is not None and self._last_thumb is not None
+                and near(thumb, self._last_thumb[0])):
             # the stage looks the same as the last one read: its text is the same, no OCR needed
             shot.ocr_text = self._last_thumb[1].ocr_text
             s.inc("ocr_skipped_unchanged")

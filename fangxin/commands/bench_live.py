@@ -117,10 +117,12 @@ def run_worker(*args: str, timeout: float = 900) -> dict:
 @click.option("--speed", type=float, default=1.0, show_default=True,
               help="Sandbox room timeline speed (1: real time, one event every 0.4 s per room).")
 @click.option("--images", type=int, default=12, show_default=True, help="Distinct images for the OCR benchmark.")
+@click.option("--ocr-every-shot", is_flag=True,
+              help="Read every screenshot with OCR, even when the stage looks unchanged (worst case).")
 @click.option("--no-baseline", is_flag=True, help="Skip the bare-Chromium baseline runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
-def live_bench(ladder: str, seconds: float, shot_every: float, speed: float, images: int, no_baseline: bool,
-               as_json: bool) -> None:
+def live_bench(ladder: str, seconds: float, shot_every: float, speed: float, images: int, ocr_every_shot: bool,
+               no_baseline: bool, as_json: bool) -> None:
     """Benchmark OCR and live-room monitoring on this machine.
 
     \b
@@ -128,7 +130,8 @@ def live_bench(ladder: str, seconds: float, shot_every: float, speed: float, ima
            (baseline), through pipelines.ocr without cache, and from the cache
     rooms  for each N in --rooms: N sandbox simulator rooms (3003/3004, binary
            chat, countdown, video, canvas) monitored at once for --seconds with
-           a stage screenshot + OCR every --shot-every seconds; dropped frames
+           a stage screenshot every --shot-every seconds, read by OCR when it
+           changed (every one with --ocr-every-shot); dropped frames
            (gaps in the server's sequence numbers), chat seen on the socket but
            missing from the DOM, screenshots OCR could not keep up with, CPU
            (cores used by the monitor and its Chromium) and peak memory (PSS),
@@ -139,7 +142,8 @@ def live_bench(ladder: str, seconds: float, shot_every: float, speed: float, ima
 
     counts = [int(x) for x in ladder.split(",") if x.strip()]
     base, stop = start_in_thread(0)
-    out: dict = {"cores": os.cpu_count(), "seconds": seconds, "shot_every": shot_every, "speed": speed}
+    out: dict = {"cores": os.cpu_count(), "seconds": seconds, "shot_every": shot_every, "speed": speed,
+                 "ocr_every_shot": ocr_every_shot}  # fmt: skip
     try:
         with tempfile.TemporaryDirectory(prefix="fangxin-bench-live-") as tmp:
             paths = make_images(Path(tmp), images)
@@ -151,7 +155,8 @@ def live_bench(ladder: str, seconds: float, shot_every: float, speed: float, ima
             if not no_baseline:
                 bare = run_worker("bare", *urls, "--seconds", f"{seconds:g}")
                 row["bare"] = {k: bare[k] for k in ("cpu_seconds", "peak_mb", "cores_used", "process_wall")}
-            mon = run_worker("rooms", *urls, "--seconds", f"{seconds:g}", "--shot-every", f"{shot_every:g}")
+            mon = run_worker("rooms", *urls, "--seconds", f"{seconds:g}", "--shot-every", f"{shot_every:g}",
+                             *(["--ocr-every-shot"] if ocr_every_shot else []))  # fmt: skip
             rooms = mon["rooms"]
             row["monitor"] = {
                 "cpu_seconds": mon["cpu_seconds"], "peak_mb": mon["peak_mb"], "cores_used": mon["cores_used"],
