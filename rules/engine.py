@@ -158,6 +158,15 @@ class Engine:
                     gates.append(conj)
             self._gates.append(gates)
         self._cond_fns = [_compile_condition(r.condition) for r in self.rules]
+        # `regex` patterns whose worst-case backtracking in a window of up to N characters is
+        # bounded (see _safe_width) run there without the per-call timeout, which costs more than
+        # the search itself; wider windows and every other pattern keep the timeout
+        self._safe_w: dict[int, int] = {}
+        sels = [sel for r in self.rules for sel in r.selections.values()]
+        sels += [sel for p in self.packs for sel in p.selections.values()]
+        for rx in [sel.regex for sel in sels] + [x[0] for r in self.rules for x in r.extract.values()]:
+            if rx is not None and type(rx) is not re.Pattern and id(rx) not in self._safe_w:
+                self._safe_w[id(rx)] = _safe_width(rx.pattern)
         # per rule: selection name -> (specialised evaluator, shared-memo key or None)
         self._sel_fns: list[dict[str, tuple]] = []
         for ri, rule in enumerate(self.rules):
@@ -347,6 +356,7 @@ class _Check:
         self.gate_ok: dict[int, bool] = {}
         self.doc_present: set[int] = set()
         self.timeout_s = engine.defaults.get("regex_timeout_ms", 50) / 1000
+        self.safe_w = engine._safe_w
 
     # -------------------------------------------------------------- per field
     def check_field(self, f: _Field, out: Hits) -> None:
@@ -429,6 +439,8 @@ class _Check:
             return [m for i in range(lo, hi) if (m := rx.match(text, i, hi))]
         # each call is bounded by the regex timeout; the document deadline is checked between
         # candidates (evaluate_rule) and between regex windows (regex_around)
+        if not overlapped and hi - lo <= self.safe_w.get(id(rx), 0):
+            return list(rx.finditer(text, lo, hi))
         try:
             return list(rx.finditer(text, lo, hi, overlapped=overlapped, timeout=self.timeout_s))
         except TimeoutError:
@@ -438,7 +450,7 @@ class _Check:
             return []
 
     def _search(self, rx, text: str, lo: int, hi: int):
-        if type(rx) is re.Pattern:
+        if type(rx) is re.Pattern or hi - lo <= self.safe_w.get(id(rx), 0):
             return rx.search(text, lo, hi)
         try:
             return rx.search(text, lo, hi, timeout=self.timeout_s)
@@ -635,6 +647,94 @@ class _Check:
             extracted=extracted,
             exceptions=list(rule.exceptions) + [n for n in rule.selections if n.startswith("exc_")],
         )
+
+
+def _quantifier_factors(src: str) -> list[int] | None:
+    """The repetition bounds of a pattern's quantifiers (-1 = unbounded), or None when a quantifier
+    applies to a group or the pattern uses a back-reference (no cheap worst-case bound then)."""
+    out: list[int] = []
+    i, n = 0, len(src)
+    prev_group_end = False
+    while i < n:
+        c = src[i]
+        after_group = prev_group_end
+        prev_group_end = False
+        if c == "\\":
+            nxt = src[i + 1] if i + 1 < n else ""
+            if nxt.isdigit() and nxt != "0" or nxt in ("g", "k"):
+                return None  # back-reference
+            if nxt in "pPNx" and i + 2 < n and src[i + 2] == "{":
+                j = src.find("}", i + 2)
+                i = (j + 1) if j > 0 else n
+            else:
+                i += 2
+            continue
+        if c == "[":
+            j = i + 1
+            if j < n and src[j] == "^":
+                j += 1
+            if j < n and src[j] == "]":
+                j += 1
+            while j < n and src[j] != "]":
+                j += 2 if src[j] == "\\" else 1
+            i = j + 1
+            continue
+        if c == "(":
+            i += 1
+            if i < n and src[i] == "?":  # group syntax, not a quantifier
+                i += 1
+            continue
+        if c == ")":
+            prev_group_end = True
+            i += 1
+            continue
+        bound = None
+        if c in "*+":
+            bound, i = -1, i + 1
+        elif c == "?":
+            bound, i = 1, i + 1
+        elif c == "{":
+            j = src.find("}", i)
+            body = src[i + 1 : j] if j > 0 else ""
+            lo, sep, hi = body.partition(",")
+            if j > 0 and lo.strip().isdigit() or (sep and hi.strip().isdigit()):
+                if not sep:
+                    bound = 0  # fixed count: no backtracking choice
+                else:
+                    bound = int(hi) if hi.strip() else -1
+                i = j + 1
+            else:
+                i += 1
+                continue
+        else:
+            i += 1
+            continue
+        if i < n and src[i] in "?+":  # lazy or possessive modifier
+            i += 1
+        if after_group and bound != 1:
+            return None  # a repeated group: its inner choices multiply (catastrophic backtracking)
+        if bound:
+            out.append(bound)
+    return out
+
+
+def _safe_width(src: str, limit: float = 5e5, cap: int = 400) -> int:
+    """The widest window in which every backtracking path of the pattern fits in ``limit`` steps
+    (width x product of the repetition bounds); 0 when no such bound can be given."""
+    factors = _quantifier_factors(src)
+    if factors is None:
+        return 0
+    best = 0
+    for w in range(8, cap + 1, 8):
+        steps = float(w)
+        for b in factors:
+            steps *= (min(b, w) if b > 0 else w) + 1
+            if steps > limit:
+                break
+        if steps > limit:
+            break
+        best = w
+    return best
 
 
 def _selection_fn(engine: Engine, rule: Rule, ri: int, sel: Selection):
