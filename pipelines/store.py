@@ -2011,7 +2011,8 @@ class Store:
                     "content_type": "application/json", "encoding": "utf-8", "render": "series",
                     "fetched_at": now or utc_now(), "body": body, "title": hit.get("title"),
                     "sector": latest.get("sector"), "merchant": merchant, "plan": "series",
-                    "fields": {"series": hit.get("message") or ""}, "prices": [],
+                    "fields": {"series": hit.get("message") or "", "series_proof": body.decode("utf-8")},
+                    "prices": [],
                 },
                 [stored],
             )  # fmt: skip
@@ -2035,6 +2036,22 @@ class Store:
                     (hit_id, cid, first_seen.get(cid), _json(seen_ids.get(cid) or [])),
                 )
         return hit_id, new
+
+    def series_proof(self, hit_id: int) -> dict | None:
+        """The proof sealed with a series hit: {"text", "proof", "sha256", "intact"}, or None for a text hit.
+
+        `text` is the series record's body (canonical JSON: rule, product, observations, proving captures
+        with their chain hashes); `intact` says its SHA-256 still equals the chained `body_sha256`.
+        """
+        row = self._one(
+            "SELECT c.fields, c.body_sha256, c.url FROM hits h JOIN captures c ON c.id = h.capture_id WHERE h.id = ?",
+            (hit_id,),
+        )
+        if not row or not (row["url"] or "").startswith(self.SERIES_URN):
+            return None
+        text = (_loads(row["fields"], {}) or {}).get("series_proof") or ""
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return {"text": text, "proof": _loads(text, {}), "sha256": digest, "intact": digest == row["body_sha256"]}
 
     def hit_capture_ids(self, hit_id: int) -> list[int]:
         """The captures that prove a series hit (`hit_captures`), in id order; [] for a text hit."""

@@ -50,6 +50,10 @@ def test_series_hit_is_stored_with_its_proving_captures_and_chained(db_path):
     assert hit["merchant_id"] == store.get_capture(ids[0])["merchant_id"]
     # the series record is a link of the capture chain; nothing else changed
     assert store.verify_captures().ok
+    proof = store.series_proof(new[0])
+    assert proof["intact"] and [c["id"] for c in proof["proof"]["captures"]] == ids
+    assert all(c["chain_hash"] for c in proof["proof"]["captures"])
+    assert store.series_proof(new[0] + 1000) is None
     # evaluating again stores nothing new
     assert evaluate(store, now=day_at(9)) == []
     assert len(store.series_hits()) == 1
