@@ -6,7 +6,7 @@ set -euo pipefail
 need=()
 [ -x /usr/lib/chromium/chromium ] || need+=(chromium)
 [ -x /usr/lib/chromium/chromium-headless-shell ] || need+=(chromium-headless-shell)
-fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
+[ -n "$(fc-list :lang=zh family 2>/dev/null)" ] || need+=(fonts-noto-cjk)  # any CJK font will do
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
