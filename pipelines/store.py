@@ -2053,6 +2053,14 @@ class Store:
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         return {"text": text, "proof": _loads(text, {}), "sha256": digest, "intact": digest == row["body_sha256"]}
 
+    def merchant_products(self, merchant_id: int, limit: int = 50) -> list[str]:
+        """Product page URLs with price observations for a merchant, most recently observed first."""
+        rows = self.conn.execute(
+            "SELECT url FROM prices WHERE merchant_id = ? GROUP BY url ORDER BY MAX(observed_at) DESC LIMIT ?",
+            (merchant_id, int(limit)),
+        )
+        return [r[0] for r in rows]
+
     def hit_capture_ids(self, hit_id: int) -> list[int]:
         """The captures that prove a series hit (`hit_captures`), in id order; [] for a text hit."""
         rows = self.conn.execute(

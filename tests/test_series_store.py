@@ -48,6 +48,7 @@ def test_series_hit_is_stored_with_its_proving_captures_and_chained(db_path):
     assert store.hit_capture_ids(new[0]) == ids
     assert store.series_hits(URL)[0]["captures"] == ids
     assert hit["merchant_id"] == store.get_capture(ids[0])["merchant_id"]
+    assert store.merchant_products(hit["merchant_id"]) == [URL]
     # the series record is a link of the capture chain; nothing else changed
     assert store.verify_captures().ok
     proof = store.series_proof(new[0])
