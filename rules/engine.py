@@ -13,7 +13,7 @@ import ahocorasick_rs
 from rules.condition import names_in
 from rules.errors import DeadlineExceeded, PackError
 from rules.model import FIELDS, Hit, Hits, Pack, Rule, Selection
-from rules.normalize import Normalized, normalize
+from rules.normalize import Normalized, normalize, preset_tables, tables_state
 
 CLAUSE_STOPS = frozenset("，,。！？；!?;\n\r")
 SENTENCE_STOPS = frozenset("。！？；!?;\n\r")
@@ -44,7 +44,7 @@ class _Field:
         self.cands: dict[tuple[int, str], list[tuple[int, int]]] = {}
         self.memo: dict = {}
         self.found: list = []
-        self.stops: dict[str, list[int]] = {}
+        self.stops: dict[bool, list[str]] = {}
 
     def bounds(self, clause: bool, s: int, e: int) -> tuple[int, int]:
         """The clause (sentence) around [s, e), at most BOUND_REACH characters either side;
@@ -54,7 +54,9 @@ class _Field:
         if got is not None:
             return got
         text = self.text
-        stops = _CLAUSE_CHARS if clause else _SENTENCE_CHARS
+        stops = self.stops.get(clause)
+        if stops is None:  # only the stop characters this field contains
+            stops = self.stops[clause] = [c for c in (_CLAUSE_CHARS if clause else _SENTENCE_CHARS) if c in text]
         floor = s - BOUND_REACH
         if floor < 0:
             floor = 0
@@ -134,16 +136,16 @@ class Engine:
         if self._hs is not None:
             self.scanner = "hyperscan"
         # per field: pid -> targets of the rules whose scopes include that field
-        per_field: dict[str, list[list]] = {fname: [[] for _ in targets] for fname in FIELDS}
+        per_field: dict[str, dict[int, list]] = {fname: {} for fname in FIELDS}
         for pid, tlist in enumerate(targets):
             for t in tlist:
                 for fname in dict.fromkeys(self.rules[t[0]].scopes):
                     lists = per_field.get(fname)
                     if lists is not None:
-                        lists[pid].append(t)
-        empty: tuple = ()
-        self._targets: dict[str, list[tuple]] = {
-            fname: [tuple(x) if x else empty for x in lists] for fname, lists in per_field.items()
+                        lists.setdefault(pid, []).append(t)
+        # pid -> targets (a pid without targets in a field is absent)
+        self._targets: dict[str, dict[int, tuple]] = {
+            fname: {pid: tuple(x) for pid, x in lists.items()} for fname, lists in per_field.items()
         }
         self._supersedes = {r.id: set(r.supersedes) for r in self.rules if r.supersedes}
         # document-level gates: top-level conjuncts of a condition that only read whole-document
@@ -305,6 +307,10 @@ class _HyperscanScanner:
         return out
 
 
+# condition source -> code object; filled by compilation and by the pack cache (marshal)
+_CONDITION_CODE: dict[str, object] = {}
+
+
 def _compile_condition(node):
     """The condition AST as one Python function of a memoising selection evaluator."""
 
@@ -318,7 +324,10 @@ def _compile_condition(node):
             return f"(not {expr(n[1])})"
         return f"({expr(n[1])} {kind} {expr(n[2])})"
 
-    code = compile(f"lambda ev: {expr(node)}", "<condition>", "eval")
+    src = f"lambda ev: {expr(node)}"
+    code = _CONDITION_CODE.get(src)
+    if code is None:
+        code = _CONDITION_CODE[src] = compile(src, "<condition>", "eval")
     return eval(code, {"__builtins__": {}})  # noqa: S307 - built from validated selection names
 
 
@@ -377,8 +386,9 @@ class _Check:
         rules = engine.rules
         gates = engine._gates
         gate_ok = self.gate_ok
+        get_targets = targets.get
         for pid, s, e in found:
-            for ri, sname, kind in targets[pid]:
+            for ri, sname, kind in get_targets(pid, ()):
                 if only is not None and rules[ri].id not in only:
                     continue
                 if gates[ri]:
@@ -849,6 +859,12 @@ def load_engine(packs: Iterable[str] | None = None) -> Engine:
     cached = cache.load() if cache is not None else None
     if cached is not None:
         try:
+            for steps, state in cached.get("normalize", {}).items():
+                preset_tables(steps, state)
+            import marshal
+
+            for src, blob in cached.get("conditions", {}).items():
+                _CONDITION_CODE.setdefault(src, marshal.loads(blob))
             return Engine(cached["packs"], folders, scanner_db=cached.get("scanner_db"))
         except Exception:  # pragma: no cover - an unusable cache entry: load from the files
             pass
@@ -907,6 +923,12 @@ class _PackCache:
             hs_version = getattr(hyperscan, "__version__", "?")
         except ImportError:
             hs_version = "-"
+        import importlib.util
+
+        spec = importlib.util.find_spec("opencc")  # the t2s table comes from OpenCC's dictionaries
+        if spec is not None and spec.origin and os.path.exists(spec.origin):
+            st = os.stat(os.path.dirname(spec.origin))
+            hs_version += f"|opencc {st.st_mtime_ns}"
         h.update(f"{cls.VERSION}|{sys.version}|{regex.__version__}|{hs_version}|"
                  f"{os.environ.get('FANGXIN_RULES_SCANNER', '')}".encode())
         here = os.path.dirname(os.path.abspath(__file__))
@@ -953,13 +975,16 @@ class _PackCache:
         return data if isinstance(data, dict) and data.get("version") == self.VERSION else None
 
     def store(self, packs: list[Pack], engine: Engine) -> None:
+        import marshal
         import pickle
         import tempfile
 
         try:
             os.makedirs(self.folder, mode=0o700, exist_ok=True)
             data = {"version": self.VERSION, "packs": packs,
-                    "scanner_db": engine._hs.dump() if engine._hs is not None else None}
+                    "scanner_db": engine._hs.dump() if engine._hs is not None else None,
+                    "normalize": {tuple(engine.steps): tables_state(tuple(engine.steps))},
+                    "conditions": {src: marshal.dumps(code) for src, code in _CONDITION_CODE.items()}}
             blob = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
             fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".pickle")
             try:

@@ -60,9 +60,29 @@ def _nfkc_candidates() -> Iterable[int]:
     yield from range(0xFE50, 0xFE6B + 1)  # small form variants
 
 
-@lru_cache(maxsize=16)
+_PRESET: dict[tuple[str, ...], tuple] = {}
+
+
 def build_tables(steps: tuple[str, ...]) -> tuple[dict[int, str], dict[int, str], re.Pattern | None]:
     """Return (one-to-one map, special map for deletions/expansions, detector regex)."""
+    got = _PRESET.get(steps)
+    return got if got is not None else _build_tables(steps)
+
+
+def tables_state(steps: tuple[str, ...]) -> tuple:
+    """The tables of ``steps`` as plain data (for the engine's pack cache)."""
+    one, special, detector = build_tables(steps)
+    return one, special, detector.pattern if detector is not None else None
+
+
+def preset_tables(steps: tuple[str, ...], state: tuple) -> None:
+    """Install tables saved by ``tables_state`` (skips building the OpenCC map at start-up)."""
+    one, special, pattern = state
+    _PRESET[steps] = (one, special, re.compile(pattern) if pattern is not None else None)
+
+
+@lru_cache(maxsize=16)
+def _build_tables(steps: tuple[str, ...]) -> tuple[dict[int, str], dict[int, str], re.Pattern | None]:
     one: dict[int, str] = {}
     special: dict[int, str] = {}
     if "t2s" in steps:
