@@ -352,3 +352,19 @@ def test_regex_timeout_skipped_only_for_bounded_patterns():
     assert _safe_width(r"\G[^。！；，,!;\n]{0,20}[？?]") >= 200
     assert _safe_width(r"《[^》\n]{1,30}》|(?:依法|依照|根据)[^。\n]{0,6}(?:规定|条例)") >= 200
     assert 0 < _safe_width(r"[\p{Han}]{1,4}之王|(?:森林)?[^。]{0,8}x+") < 400
+
+
+def test_rules_check_output_line_is_plain_json_dumps(engine, tmp_path):
+    """The pre-encoded output line equals json.dumps of the contract keys; a bad input line still
+    gets the hits of the lines before it."""
+    from fangxin.commands.rules import _out_line
+
+    keys = ("rule", "category", "severity", "law", "field", "start", "end", "match")
+    for doc_id in ("a\"b", 7, None, ["x"]):
+        for hit in engine.check({"body": "全網最 佳的面膜，保证有效\\n“引号”", "terms": "最终解释权归本店所有"}):
+            want = json.dumps({"id": doc_id, **{k: getattr(hit, k) for k in keys}}, ensure_ascii=False)
+            assert _out_line(doc_id, hit) == want
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": "a", "text": "全网最低价"}\nnot json\n', encoding="utf-8")
+    res = CliRunner().invoke(cli, ["rules", "check", "--jsonl", str(src)])
+    assert res.exit_code == 2 and '"id": "a"' in res.output

@@ -88,21 +88,20 @@ def rules_lint(packs: tuple[str, ...], strict: bool) -> None:
         sys.exit(1)
 
 
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+_RULE_PART: dict[tuple, str] = {}
+
+
 def _out_line(doc_id, hit) -> str:
-    return json.dumps(
-        {
-            "id": doc_id,
-            "rule": hit.rule,
-            "category": hit.category,
-            "severity": hit.severity,
-            "law": hit.law,
-            "field": hit.field,
-            "start": hit.start,
-            "end": hit.end,
-            "match": hit.match,
-        },
-        ensure_ascii=False,
-    )
+    """One output line; byte-identical to ``json.dumps({...}, ensure_ascii=False)`` of the contract
+    keys. The rule's constant part is encoded once per rule."""
+    key = (hit.rule, hit.category, hit.severity, hit.law)
+    part = _RULE_PART.get(key)
+    if part is None:
+        part = _RULE_PART[key] = (f'"rule": {_encode(hit.rule)}, "category": {_encode(hit.category)}, '
+                                  f'"severity": {_encode(hit.severity)}, "law": {_encode(hit.law)}')
+    return (f'{{"id": {_encode(doc_id)}, {part}, "field": {_encode(hit.field)}, '
+            f'"start": {hit.start}, "end": {hit.end}, "match": {_encode(hit.match)}}}')
 
 
 @rules.command("check")
@@ -130,8 +129,15 @@ def rules_check(text: str | None, jsonl: str | None, field: str, packs: tuple[st
             out.write(_out_line(None, hit) + "\n")
         return
     stream = sys.stdin if jsonl == "-" else open(jsonl, encoding="utf-8")  # noqa: SIM115
-    write = out.write
     check = engine.check
+    buf: list[str] = []  # output lines, written in batches (per document when reading stdin)
+    batch = 1 if jsonl == "-" else 512
+
+    def flush() -> None:
+        if buf:
+            buf.append("")
+            out.write("\n".join(buf))
+            buf.clear()
     try:
         for n, line in enumerate(stream, 1):
             if not line.strip():
@@ -140,11 +146,16 @@ def rules_check(text: str | None, jsonl: str | None, field: str, packs: tuple[st
                 rec = json.loads(line)
                 doc_text = rec["text"]
             except (ValueError, KeyError, TypeError):
+                flush()
+                out.flush()
                 click.echo(f"{jsonl}:{n}: input: not a JSON object with a text", err=True)
                 sys.exit(2)
             doc_id = rec.get("id")
             for hit in check({rec.get("field") or field: doc_text}):
-                write(_out_line(doc_id, hit) + "\n")
+                buf.append(_out_line(doc_id, hit))
+            if len(buf) >= batch:
+                flush()
+        flush()
     finally:
         if stream is not sys.stdin:
             stream.close()
