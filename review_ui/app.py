@@ -27,7 +27,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from pipelines.store import CST, HIT_STATES, DecisionRefused, Store, StoreError, to_cst
-from review_ui import publish, replay, risk, rulebench, security, workflow
+from review_ui import i18n, publish, replay, risk, rulebench, security, workflow
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "fangxin_session"
@@ -117,13 +117,12 @@ def deadline_info(due_at: str | None, today: dt.date | None = None, calendar: bo
         return None
     today = today or dt.datetime.now(CST).date()
     left = (due - today).days if calendar else working_days_left(due, today)
-    unit = "天" if calendar else "个工作日"
     if left < 0:
-        label = f"已超期 {-left} {unit}"
+        label = i18n.gettext("已超期 {n} 天" if calendar else "已超期 {n} 个工作日", n=-left)
     elif left == 0:
-        label = "今日到期"
+        label = i18n.gettext("今日到期")
     else:
-        label = f"剩余 {left} {unit}"
+        label = i18n.gettext("剩余 {n} 天" if calendar else "剩余 {n} 个工作日", n=left)
     return {"due": due.isoformat(), "left": left, "overdue": left < 0, "label": label}
 
 
@@ -149,6 +148,8 @@ def marked_context(text: str, start: int | None, end: int | None, match: str) ->
 
 class SecurityHeaders(BaseHTTPMiddleware):
     async def dispatch(self, request, call_next):
+        lang = request.cookies.get(i18n.COOKIE)
+        i18n.LANG.set(lang if lang in i18n.LANGS else "zh")
         response = await call_next(request)
         for name, value in security.SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
@@ -164,6 +165,7 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
                              LEAD_STATE_ZH=LEAD_STATE_ZH, ROLE_ZH=ROLE_ZH, DECIDE_ROLES=DECIDE_ROLES,
                              ESCALATED_TO=ESCALATED_TO, AUDIT_ROLES=AUDIT_ROLES,
                              EXPORT_ROLES=EXPORT_ROLES, SUPERVISOR_ROLES=SUPERVISOR_ROLES)  # fmt: skip
+    templates.globals.update(_=i18n.gettext, lang=i18n.LANG.get, state_label=lambda st: i18n.state_label(st, STATE_ZH))
     templates.filters["cst"] = to_cst
     templates.filters["deadline"] = deadline_info
     templates.filters["jsontext"] = lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True)  # escaped on output
@@ -210,11 +212,11 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
     async def login(request: Request):
         form = await request.form()
         if not security.same_token(form.get("csrf"), request.cookies.get("fangxin_login_csrf")):
-            return render("login.html", status=403, csrf=security.new_token(), error="表单已过期，请重新登录。")
+            return render("login.html", status=403, csrf=security.new_token(), error=i18n.gettext("表单已过期，请重新登录。"))
         name = str(form.get("username") or "").strip()
         password = str(form.get("password") or "")
         if throttled(name):
-            return render("login.html", status=429, csrf=form.get("csrf"), error="登录失败次数过多，请 15 分钟后再试。")
+            return render("login.html", status=429, csrf=form.get("csrf"), error=i18n.gettext("登录失败次数过多，请 15 分钟后再试。"))
         s = store()
         try:
             user = s.get_user(name)
@@ -222,7 +224,7 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
             s.close()
         if not user or not security.verify_password(user["password_hash"], password):
             failed_logins.setdefault(name, []).append(time.time())
-            return render("login.html", status=401, csrf=form.get("csrf"), error="用户名或密码错误。")
+            return render("login.html", status=401, csrf=form.get("csrf"), error=i18n.gettext("用户名或密码错误。"))
         failed_logins.pop(name, None)
         data = {"user": user["username"], "role": user["role"], "csrf": security.new_token(), "login_at": time.time()}
         return with_session(RedirectResponse("/queue", status_code=303), data)
@@ -391,6 +393,7 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         return "application/json" in request.headers.get("accept", "")
 
     def refuse(request: Request, session: dict | None, status: int, message: str) -> Response:
+        message = i18n.gettext(message)
         if wants_json(request):
             return JSONResponse({"ok": False, "error": message}, status_code=status)
         return render("error.html", status=status, session=session, message=message)
@@ -479,9 +482,10 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
                 next_hit = nxt[0]["id"] if nxt else None
         finally:
             s.close()
-        message = done + (f"（线索 #{result['lead_id']}）" if result["lead_id"] else "")
+        message = i18n.gettext(done) + (f"（{i18n.gettext('线索 #{id}', id=result['lead_id'])}）"
+                                         if result["lead_id"] else "")  # fmt: skip
         if wants_json(request):
-            payload = {"ok": True, "action": action, "state": state, "state_label": STATE_ZH[state],
+            payload = {"ok": True, "action": action, "state": state, "state_label": i18n.state_label(state, STATE_ZH),
                        "hit_ids": result["hit_ids"], "lead_id": result["lead_id"], "message": message}
             return with_session(JSONResponse(payload), session)
         if form.get("from") == "detail" and next_hit is not None:
@@ -888,11 +892,24 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         return with_session(render("audit.html", session=session, rows=rows, filters=filters, report=report,
                                    more=more, query=query), session)  # fmt: skip
 
+    async def set_lang(request: Request):
+        """Choose Chinese or English (a cookie); back to `next` if it is a path of this app."""
+        code = request.path_params["code"]
+        target = request.query_params.get("next") or "/queue"
+        if not target.startswith("/") or target.startswith("//") or "\\" in target:
+            target = "/queue"
+        response = RedirectResponse(target, status_code=303)
+        if code in i18n.LANGS:
+            response.set_cookie(i18n.COOKIE, code, httponly=True, samesite="strict", max_age=365 * 86400,
+                                secure=HTTPS)  # fmt: skip
+        return response
+
     async def home(request: Request):
         return RedirectResponse("/queue", status_code=303)
 
     routes = [
         Route("/", home),
+        Route("/lang/{code}", set_lang),
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),

@@ -435,3 +435,21 @@ def test_supervisor_sees_the_escalated_queue_link_and_filter_chips(server, db_pa
     merchant_id = db_rows(db_path, "SELECT merchant_id FROM hits WHERE id = ?", (a,))[0][0]
     filtered = wang.get(f"/queue?merchant={merchant_id}")
     assert re.findall(r'<tr data-hit-id="(\d+)"', filtered) == [str(a)] and f"商家 #{merchant_id}" in filtered
+
+
+def test_english_is_selectable_and_chinese_is_the_default(server, db_path):
+    (a,) = seed(db_path, PAGES[:1])
+    wang = Session(server, "wang")
+    page = wang.get("/queue")
+    assert '<html lang="zh-CN">' in page and "审核队列" in page and 'href="/lang/en"' in page
+    resp = wang.opener.open(server + "/lang/en?next=/queue%3Fstate%3Dall")
+    assert resp.geturl().endswith("/queue?state=all")
+    page = resp.read().decode()
+    assert '<html lang="en">' in page and "<h1>Queue <small>1 groups" in page and "Confirm violation" in page
+    assert "Escalated to supervisors" not in page and 'href="/lang/zh"' in page
+    status, data, _ = wang.post(f"/hit/{a}/false-positive")
+    assert status == 400 and data["error"] == "A false positive needs a reason."
+    status, data, _ = wang.post(f"/hit/{a}/skip")
+    assert data["state_label"] == "skipped" and data["message"] == "skipped"
+    assert wang.opener.open(server + "/lang/zh?next=//evil.example/").geturl() == server + "/queue"
+    assert "审核队列" in wang.get("/queue")

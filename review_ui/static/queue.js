@@ -50,7 +50,7 @@
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (data) {
         if (response.status === 401) window.location.assign("/login");
-        if (!response.ok || !data.ok) throw new Error(data.error || "操作失败（" + response.status + "）");
+        if (!response.ok || !data.ok) throw new Error(data.error || status.dataset.failed + " (" + response.status + ")");
         return data;
       });
     });
@@ -60,7 +60,7 @@
     if (busy || !rows.length) return;
     const row = rows[current];
     busy = true;
-    say("正在提交…");
+    say(status.dataset.submitting);
     post("/hit/" + encodeURIComponent(row.dataset.hitId) + "/" + action, reason ? { reason: reason } : {})
       .then(function (data) {
         // The decided row leaves the queue; the next one is selected by itself.
@@ -69,7 +69,7 @@
         rows = rows.filter(function (r) { return r !== row; });
         current = 0;
         if (rows.length) select(Math.min(index, rows.length - 1));
-        say(data.message + "（按 u 撤销）" + (rows.length ? "" : "本页已全部处理。"));
+        say(data.message + status.dataset.undoHint + (rows.length ? "" : status.dataset.pageDone));
       })
       .catch(function (err) { say(err.message, true); })
       .finally(function () { busy = false; });
@@ -99,7 +99,7 @@
       event.preventDefault();
       const reason = fpReason.value.trim();
       if (!reason) {
-        fpError.textContent = "请填写误报理由。";
+        fpError.textContent = fpError.dataset.needReason;
         fpReason.focus();
         return;
       }

@@ -1,0 +1,110 @@
+"""Chinese by default, English selectable: the UI's strings are their Chinese text, looked up here for English.
+
+Templates call `_("中文", name=value)`; a string with no English entry stays
+Chinese. The language is per request (cookie `fangxin_lang`, set at /lang/en or
+/lang/zh), held in a context variable by the app's middleware.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+
+LANG: ContextVar[str] = ContextVar("fangxin_lang", default="zh")
+LANGS = ("zh", "en")
+COOKIE = "fangxin_lang"
+
+EN: dict[str, str] = {
+    # chrome
+    "放心消费监测": "Fangxin Watch", "概览": "Dashboard", "审核队列": "Queue", "线索": "Leads",
+    "商家风险": "Merchant risk", "规则": "Rules", "审计日志": "Audit log", "退出": "Log out",
+    "执法人员": "inspector", "主管": "supervisor", "规则编写": "rule author", "审计": "auditor", "管理员": "admin",
+    "错误": "Error", "返回审核队列": "Back to the queue", "完成": "Done", "返回": "Back",
+    # login
+    "登录": "Log in", "执法人员登录": "Inspector login", "用户名": "User name", "密码": "Password",
+    "表单已过期，请重新登录。": "The form has expired; please log in again.",
+    "登录失败次数过多，请 15 分钟后再试。": "Too many failed logins; try again in 15 minutes.",
+    "用户名或密码错误。": "Wrong user name or password.",
+    # labels
+    "严重": "high", "一般": "medium", "轻微": "low",
+    "待审核": "new", "已上报主管": "escalated", "确认违法": "Confirm violation", "误报": "False positive",
+    "已跳过": "skipped", "已转线索": "promoted",
+    "绝对化用语": "Absolute terms", "医疗健康": "Medical and health", "保健食品": "Health food",
+    "药品器械": "Drugs and devices", "教育培训": "Education", "金融理财": "Finance", "房地产": "Real estate",
+    "价格欺诈": "Price fraud", "虚假紧迫": "False urgency", "霸王条款": "Unfair terms",
+    "虚假宣传": "False advertising", "直播营销": "Livestream", "其他": "Other",
+    "登记": "registered", "核查": "verifying", "立案": "filed", "不予立案": "not filed", "移送": "transferred",
+    "调查": "investigating", "处罚决定": "decided", "结案": "closed", "已撤回": "withdrawn",
+    # queue
+    "审核队列 ": "Queue ", "{n} 组": "{n} groups", "全部状态": "all states", "筛选": "Filter", "状态": "State",
+    "待处理": "open", "全部": "all", "类别": "Category", "严重程度": "Severity", "行业": "Sector", "网站": "Site",
+    "域名，如 shop.example.cn": "host, e.g. shop.example.cn", "抓取日期自": "Captured from", "至": "to",
+    "清除": "Clear", "商家 #{id}": "merchant #{id}", "上报给主管的命中": "Escalated to supervisors",
+    "保存当前筛选为视图": "Save these filters as a view", "视图名称": "view name", "保存": "Save",
+    "删除视图 {name}": "Delete view {name}", "我的视图": "My views",
+    "暂无符合条件的命中记录。运行一次抓取后，命中会出现在这里。":
+        "No hits match. Hits appear here after a crawl.",
+    "命中内容": "Claim", "上下文": "Context", "法律依据": "Legal basis", "网址": "URL", "核查期限": "Verify by",
+    "抓取时间": "Captured", "选择": "Select", "字段：{f}": "field: {f}",
+    "同一宣传共 {n} 处，{p} 个页面": "same claim {n} times on {p} pages", "选择命中 #{id}": "select hit #{id}",
+    "批量操作已勾选的行": "Bulk action on marked rows", "请选择…": "Choose…",
+    "跳过": "Skip", "上报主管": "Escalate", "理由（必填）": "Reason (required)", "批量处理": "Apply",
+    "按 m 勾选或取消勾选当前行；每条命中单独校验权限，未处理的会列出原因。":
+        "Press m to mark the current row; each hit is checked on its own and skipped ones are listed with why.",
+    "分页": "Pages", "上一页": "Previous", "下一页": "Next",
+    "我的最近决定": "My recent decisions", "（可撤销最近十次）": "(the last ten can be undone)",
+    "命中": "hit", "线索 #{id}": "lead #{id}", "（已撤销）": " (undone)", "撤销上一次决定（u）": "Undo the last decision (u)",
+    "还没有决定。": "No decisions yet.", "标记为误报": "Mark as false positive",
+    "误报理由（必填，将反馈给规则编写人员）": "Why is it a false positive? (required; goes to the rule's author)",
+    "提交（Enter）": "Submit (Enter)", "取消（Esc）": "Cancel (Esc)", "键盘快捷键": "Keyboard shortcuts",
+    "下一条 / 上一条": "next / previous", "打开详情": "open the hit",
+    "确认违法（并登记到该商家的线索）": "confirm the violation (joins the merchant's lead)",
+    "误报（需填写理由）": "false positive (asks for a reason)", "撤销上一次决定（最近十次）": "undo the last decision (last ten)",
+    "勾选或取消勾选当前行（用于批量处理）": "mark or unmark the row (for bulk actions)", "显示本帮助": "show this help",
+    "关闭对话框": "close a dialog", "关闭": "Close", "键盘": "Keys",
+    "上下移动": "move", "全部快捷键": "all keys", "撤销": "undo",
+    "正在提交…": "Submitting…", "（按 u 撤销）": " (u to undo)", "本页已全部处理。": " This page is done.",
+    "请填写误报理由。": "Please give a reason.", "操作失败": "Failed",
+    "剩余 {n} 个工作日": "{n} working days left", "已超期 {n} 个工作日": "overdue by {n} working days",
+    "剩余 {n} 天": "{n} days left", "已超期 {n} 天": "overdue by {n} days", "今日到期": "due today",
+    # decisions (server messages)
+    "已确认违法，并登记到线索": "Confirmed and added to a lead", "已标记为误报": "Marked as false positive",
+    "请求校验失败（CSRF），请刷新页面后重试。": "Request check failed (CSRF); reload the page and try again.",
+    "您的角色无权执行此操作。": "Your role may not do this.", "没有这条命中记录。": "No such hit.",
+    "该命中已有结论；如需更改，请先撤销。": "This hit is already decided; undo first to change it.",
+    "该命中已上报主管，只能由主管决定。": "This hit was escalated; only a supervisor may decide it.",
+    "该命中已上报主管。": "This hit is already escalated.", "标记误报必须填写理由。": "A false positive needs a reason.",
+    "没有可撤销的决定（仅可撤销最近十次）。": "Nothing to undo (only the last ten decisions).",
+    "登录已过期，请重新登录。": "Your session has expired; please log in again.",
+    # bulk
+    "批量处理结果": "Bulk action result", "已处理": "Applied", "已跳过 ": "Skipped ", "原因": "Why",
+    "整体撤销本次批量处理": "Undo this bulk action", "理由：{r}": "Reason: {r}",
+    "已处理 {a} 项（含同组命中共 {n} 条），跳过 {s} 项。": "Applied to {a} items ({n} hits with their groups), skipped {s}.",
+    "（同组 {n} 条）": " ({n} in the group)",
+    # hit
+    "← 返回审核队列": "← Back to the queue", "命中 #{id}": "Hit #{id}",
+    "审核决定": "Decision", "误报理由": "Reason", "命中上下文": "Claim in context", "命中内容（字段：{f}）": "Claim (field: {f})",
+    "规则与法律依据": "Rule and legal basis", "规则包 {p} {v}": "pack {p} {v}", "说明": "Message", "置信度": "Confidence",
+    "存档页面": "Archived page", "页面截图（抓取时全页截屏）": "Screenshot (full page, at capture)",
+    "存档页面回放（沙箱隔离，脚本不执行）": "Archived page replay (sandboxed, no scripts)",
+    "回放来自独立端口的沙箱，页面脚本不会执行，也不会访问商家网站。":
+        "Replayed from a sandbox on a separate port: the page's scripts do not run and the merchant's site is not contacted.",
+    "该采集没有存档页面或截图。": "No archived page or screenshot for this capture.", "取证信息": "Evidence",
+    "页面标题": "Page title", "抓取方式": "Method", "页面 SHA-256": "Page SHA-256", "哈希链": "Hash chain",
+    "第 {n} 条采集，链值": "capture {n}, chain value", "导出本条证据包": "Export this hit's evidence bundle",
+    "审核记录": "Decisions", "尚无审核决定。": "No decisions yet.", "（撤销）": " (undo)", "，理由：{r}": ", reason: {r}",
+}  # fmt: skip
+
+
+STATE_EN = {"new": "new", "triaged": "escalated", "confirmed": "confirmed", "false_positive": "false positive",
+            "ignored": "skipped", "promoted": "promoted"}  # fmt: skip
+
+
+def state_label(state: str, zh: dict) -> str:
+    """A hit state's label (its Chinese and English labels differ from the buttons that set them)."""
+    return STATE_EN.get(state, state) if LANG.get() == "en" else zh.get(state, state)
+
+
+def gettext(text: str, **values) -> str:
+    """`text` in the request's language, with `{name}` values filled in."""
+    out = EN.get(text, text) if LANG.get() == "en" else text
+    return out.format(**values) if values else out
