@@ -159,7 +159,6 @@ class Engine:
                 if names and all(self._selection(rule, n).within[0] == "document" for n in names):
                     gates.append(conj)
             self._gates.append(gates)
-        self._cond_fns = [_compile_condition(r.condition) for r in self.rules]
         # `regex` patterns whose worst-case backtracking in a window of up to N characters is
         # bounded (see _safe_width) run there without the per-call timeout, which costs more than
         # the search itself; wider windows and every other pattern keep the timeout
@@ -178,6 +177,9 @@ class Engine:
                 sel = own if own is not None else self._pack_of[rule.pack].selections[name]
                 fns[name] = (_selection_fn(self, rule, ri, sel), None if own is not None else id(sel))
             self._sel_fns.append(fns)
+        # per rule: the condition as one function of (check, field, start, end, shared memo) calling
+        # the selection evaluators directly (no per-candidate closure or memo dict)
+        self._fast_conds = [_compile_fast_condition(r.condition, fns) for r, fns in zip(self.rules, self._sel_fns, strict=True)]
 
     def _selection(self, rule: Rule, name: str) -> Selection:
         sel = rule.selections.get(name)
@@ -311,24 +313,42 @@ class _HyperscanScanner:
 _CONDITION_CODE: dict[str, object] = {}
 
 
-def _compile_condition(node):
-    """The condition AST as one Python function of a memoising selection evaluator."""
+def _shared_eval(memo: dict, skey: int, fn, chk, f, s: int, e: int) -> bool:
+    """A pack-level selection does not depend on the rule: evaluated once per span and field."""
+    key = (skey, s, e)
+    val = memo.get(key)
+    if val is None:
+        val = memo[key] = fn(chk, f, s, e)
+    return val
+
+
+def _compile_fast_condition(node, fns: dict[str, tuple]):
+    """The condition AST as ``fn(check, field, s, e, memo) -> bool`` calling each selection's
+    evaluator directly, with the same short-circuit order as the condition."""
+    env: dict = {"__builtins__": {}, "_sh": _shared_eval}
+    slots: dict[str, int] = {}
 
     def expr(n) -> str:
         kind = n[0]
         if kind == "sel":
-            return f"ev({n[1]!r})"
+            fn, skey = fns[n[1]]
+            i = slots.setdefault(n[1], len(slots))
+            env[f"F{i}"] = fn
+            if skey is None:
+                return f"F{i}(c, f, s, e)"
+            env[f"K{i}"] = skey
+            return f"_sh(m, K{i}, F{i}, c, f, s, e)"
         if kind == "const":
             return "True" if n[1] else "False"
         if kind == "not":
             return f"(not {expr(n[1])})"
         return f"({expr(n[1])} {kind} {expr(n[2])})"
 
-    src = f"lambda ev: {expr(node)}"
+    src = f"lambda c, f, s, e, m: {expr(node)}"
     code = _CONDITION_CODE.get(src)
     if code is None:
         code = _CONDITION_CODE[src] = compile(src, "<condition>", "eval")
-    return eval(code, {"__builtins__": {}})  # noqa: S307 - built from validated selection names
+    return eval(code, env)  # noqa: S307 - built from validated selection names
 
 
 def _conjuncts(node) -> list:
@@ -479,31 +499,13 @@ class _Check:
             return
         # longest first at each start, so a hit covers the whole claim
         ordered = sorted(spans, key=lambda x: (x[0], -(x[1] - x[0])))
-        cond = self.engine._cond_fns[ri]
-        fns = self.engine._sel_fns[ri]
+        cond = self.engine._fast_conds[ri]
         shared = f.memo
         emitted: list[tuple[int, int]] = []
         for s, e in ordered:
             if emitted and any(s < ee and ss < e for ss, ee in emitted):
                 continue
-            memo: dict = {}
-
-            def ev(name, _memo=memo, _s=s, _e=e):
-                val = _memo.get(name)
-                if val is None:
-                    fn, skey = fns[name]
-                    if skey is None:
-                        val = fn(self, f, _s, _e)
-                    else:
-                        # pack-level selections do not depend on the rule: share them per span
-                        key = (skey, _s, _e)
-                        val = shared.get(key)
-                        if val is None:
-                            val = shared[key] = fn(self, f, _s, _e)
-                    _memo[name] = val
-                return val
-
-            if cond(ev):
+            if cond(self, f, s, e, shared):
                 emitted.append((s, e))
                 out.append(self.make_hit(f, rule, s, e))
             if time.perf_counter() > self.deadline:
