@@ -42,7 +42,8 @@ def readme_section(path: str) -> str:
 
 
 def test_every_design_command_exists():
-    assert sorted(DESIGN_COMMANDS) == sorted(COMMANDS)
+    """The names of DESIGN.md are a contract; commands beyond them are allowed (and documented below)."""
+    assert not set(DESIGN_COMMANDS) - set(COMMANDS)
 
 
 @pytest.mark.parametrize("path", sorted(COMMANDS))

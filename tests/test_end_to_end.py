@@ -98,14 +98,23 @@ def test_clean_pages_have_no_hits_and_negatives_are_spared(crawled):
     assert not wrong, wrong[:15]
 
 
-def test_specific_hits(crawled):
-    """Claims an inspector would expect caught, asserted rule by rule."""
-    by_match = {(h["category"], h["match"]) for h in crawled["hits"]}
-    cats = {c for c, _ in by_match}
-    for category in ("absolute_terms", "unfair_terms", "finance", "education", "health_food", "price_fraud"):
-        assert category in cats, f"no {category} hit in the sandbox crawl"
-    assert any(c == "unfair_terms" and "解释权" in m for c, m in by_match)
-    assert any(c == "finance" and ("保本" in m or "稳赚" in m or "无风险" in m) for c, m in by_match)
+SPECIFIC = [
+    # (page, rule, category, matched text): claims an inspector expects caught, each by its rule.
+    ("/edu/course/cpa-sprint.html", "EDU-PASS-GUARANTEE-001", "education", "保证通过"),
+    ("/fund/product/wenying.html", "FIN-PRINCIPAL-001", "finance", "保本保息"),
+]
+
+
+@pytest.mark.parametrize(("path", "rule", "category", "match"), SPECIFIC)
+def test_specific_hits(crawled, path, rule, category, match):
+    found = [(h["rule"], h["category"], h["match"]) for h in hits_on(crawled, path)]
+    assert any(r == rule and c == category and match in m for r, c, m in found), found
+
+
+def test_unfair_terms_hit_on_the_dishonest_seller(crawled):
+    found = [h for h in crawled["hits"] if h["category"] == "unfair_terms" and "解释权" in h["match"]]
+    assert any(h["rule"] == "UT-FINAL-INTERPRETATION-001" for h in found), found
+    assert all("《" in h["law"] for h in found)
 
 
 def test_robots_disallowed_pages_are_not_fetched(sandbox_url, db_path):
