@@ -176,7 +176,8 @@ def export_bundle(
         subject_title = f"线索 #{number}：{lead['title']}"
 
     hits = [store.get_hit(h) for h in hit_ids]
-    capture_ids = sorted({h["capture_id"] for h in hits})
+    # A series hit (fake 原价, repeated urgency …) is proven by several captures over time: all go in.
+    capture_ids = sorted({h["capture_id"] for h in hits} | {c for h in hits for c in store.hit_capture_ids(h["id"])})
     members = _Members()
     captures_ctx = []
     operators: set[str] = set()
@@ -192,11 +193,10 @@ def export_bundle(
         operators.add(run.get("operator") or "")
         ctx: dict[str, Any] = dict(cap)
         ctx["fetched_cst"] = to_cst(cap["fetched_at"])
-        ctx["method_text"] = (
-            "浏览器渲染（Chromium，无头模式）并全页截屏"
-            if cap["render"] == "browser"
-            else "HTTP 直接请求（静态抓取）"
-        )
+        ctx["method_text"] = {
+            "browser": "浏览器渲染（Chromium，无头模式）并全页截屏",
+            "series": "序列规则分析记录（多次采集比对）",
+        }.get(cap["render"], "HTTP 直接请求（静态抓取）")
         methods.add(ctx["method_text"])
         merchant = None
         if cap.get("merchant_id"):
@@ -285,6 +285,11 @@ def export_bundle(
                 hh["excerpt_html"] = mark_excerpt(h.get("excerpt") or "", h.get("match") or "")
                 ctx["hits"].append(hh)
         captures_ctx.append(ctx)
+
+    for h in hits:
+        proof = store.series_proof(h["id"])  # None for a text hit
+        if proof:
+            members.add(f"series/hit-{h['id']}-proof.json", proof["text"].encode("utf-8"))
 
     members.add("VERIFY.txt", VERIFY_TEXT.encode("utf-8"))
 
