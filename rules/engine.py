@@ -603,13 +603,18 @@ class _Check:
         if type(rx) is re.Pattern:
             longest = max(map(len, sel.terms))
             text = f.text
-            for i in range(max(0, s - longest + 1), e):
-                m = rx.match(text, i, hi)
-                if m and m.end() > s:
+            first = max(0, s - longest + 1)
+            m = rx.search(text, first, hi)  # the leftmost match: none starting before e means none
+            if m is not None and m.start() < e:
+                if m.end() > s:
                     return True
+                for i in range(m.start() + 1, e):
+                    m = rx.match(text, i, hi)
+                    if m and m.end() > s:
+                        return True
             rx = None
         for pattern in (rx, sel.regex):
-            if pattern is None:
+            if pattern is None or self._search(pattern, f.text, lo, hi) is None:
                 continue
             for m in self._finditer(pattern, f.text, lo, hi, overlapped=True):
                 if m.start() < e and s < m.end():
