@@ -46,6 +46,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_MIN_PIXELS = 40_000
 DEFAULT_MIN_SIDE = 120
 DEFAULT_MAX_IMAGES = 12
+MAX_SIDE = 2000  # pixels: longer images are read in slices
+TALL_RATIO = 2.5  # height / width beyond which an image is read in slices
+OVERLAP = 120  # pixels shared by consecutive slices
 IMAGE_ATTRS = ("src", "data-src", "data-original", "data-lazy-src")
 SKIP_IMAGE_SUFFIXES = (".svg", ".ico", ".gif")
 
@@ -133,7 +136,11 @@ class OcrEngine:
                 raise OcrUnavailable(
                     "OCR needs `pip install rapidocr onnxruntime` (未安装文字识别组件 rapidocr/onnxruntime)"
                 ) from exc
-            params: dict[str, Any] = {"Global.log_level": "warning"}
+            # Detection at the image's own resolution (rapidocr's default scales the shorter side up to 736 px,
+            # which costs 2-3x on stage screenshots and banners for the same text); tall images are cut in
+            # slices below, so no side exceeds MAX_SIDE.
+            params: dict[str, Any] = {"Global.log_level": "warning", "Det.limit_type": "max",
+                                      "Det.limit_side_len": MAX_SIDE, "Global.max_side_len": MAX_SIDE}  # fmt: skip
             if self.threads:
                 params["EngineConfig.onnxruntime.intra_op_num_threads"] = self.threads
             self._engine = RapidOCR(params=params)
@@ -196,13 +203,18 @@ class OcrEngine:
             started = time.perf_counter()
             lines: list[OcrLine] = []
             if width and height:
-                out = engine(image)
-                texts = out.txts or ()
-                scores = out.scores or ()
-                boxes = out.boxes if out.boxes is not None else []
-                for text, score, box in zip(texts, scores, boxes, strict=False):
-                    if text and float(score) >= self.min_score:
-                        lines.append(OcrLine(str(text), round(float(score), 4), [[float(x), float(y)] for x, y in box]))
+                for piece, top, low, high in slices(image, width, height):
+                    out = engine(piece)
+                    texts = out.txts or ()
+                    scores = out.scores or ()
+                    boxes = out.boxes if out.boxes is not None else []
+                    for text, score, box in zip(texts, scores, boxes, strict=False):
+                        if not text or float(score) < self.min_score:
+                            continue
+                        points = [[float(x), float(y) + top] for x, y in box]
+                        middle = sum(pt[1] for pt in points) / len(points)
+                        if low <= middle < high:  # a line in an overlap belongs to one slice only
+                            lines.append(OcrLine(str(text), round(float(score), 4), points))
             seconds = time.perf_counter() - started
             lines = _reading_order(lines)
             result = OcrText(digest, "\n".join(line.text for line in lines), lines, width, height, seconds)
@@ -210,6 +222,34 @@ class OcrEngine:
             self.stats["seconds"] += seconds
             self._store(result)
             return result
+
+
+def slices(image: bytes, width: int, height: int) -> list[tuple[Any, int, float, float]]:
+    """The image as pieces to read: [(bytes or PIL image, top, owned_from, owned_to)].
+
+    Product-detail images are often 750 px wide and several thousand tall; read whole they would be
+    shrunk until their text is unreadable. They are cut into slices about 1.5 widths tall that overlap
+    by OVERLAP px; a line whose middle lies in an overlap is kept by the slice that owns that half.
+    """
+    if height <= MAX_SIDE and height <= TALL_RATIO * width:
+        return [(image, 0, float("-inf"), float("inf"))]
+    import io
+
+    from PIL import Image
+
+    step = max(int(min(MAX_SIDE, 1.5 * width)) - OVERLAP, OVERLAP)
+    out = []
+    with Image.open(io.BytesIO(image)) as img:
+        rgb = img.convert("RGB")
+        top = 0
+        while True:
+            bottom = min(height, top + step + OVERLAP)
+            low = float("-inf") if top == 0 else top + OVERLAP / 2
+            high = float("inf") if bottom >= height else bottom - OVERLAP / 2
+            out.append((rgb.crop((0, top, width, bottom)), top, low, high))
+            if bottom >= height:
+                return out
+            top += step
 
 
 _shared: OcrEngine | None = None

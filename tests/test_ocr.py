@@ -51,3 +51,22 @@ def test_ocr_hits_point_at_their_image() -> None:
     for h in hits:
         assert text[h["start"]:h["end"]] == h["match"]
         assert h["extracted"]["image_width"] == 750
+
+
+def test_tall_detail_image_is_read_in_slices_without_duplicates() -> None:
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new("RGB", (750, 3200), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.truetype("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 40, index=2)
+    rows = {100: "灵芝孢子粉礼盒", 1040: "三天根治糖尿病", 2100: "降血压不用吃药", 3100: "顺丰包邮"}
+    for y, text in rows.items():  # 1040 straddles the first slices' overlap
+        draw.text((60, y), text, font=font, fill=(20, 20, 20))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    assert len(ocr.slices(buf.getvalue(), 750, 3200)) > 2
+    result = ocr.OcrEngine().read(buf.getvalue())
+    assert result.text.splitlines() == list(rows.values())
+    assert [round(line.box[0][1], -2) for line in result.lines] == [100, 1000, 2100, 3100]
