@@ -929,9 +929,10 @@ class Store:
 
     # ----------------------------------------------------------------- hits
 
+    # A series hit hangs on a series record (url urn:fangxin:series:…); export the product page's URL.
     HIT_EXPORT_SQL = (
-        "SELECT h.id, c.url, h.rule, h.category, h.severity, h.law, h.field, h.match, h.excerpt, h.state, "
-        "h.captured_at FROM hits h JOIN captures c ON c.id = h.capture_id"
+        "SELECT h.id, CASE WHEN c.render = 'series' THEN c.final_url ELSE c.url END AS url, h.rule, "
+        "h.category, h.severity, h.law, h.field, h.match, h.excerpt, h.state, h.captured_at FROM hits h JOIN captures c ON c.id = h.capture_id"
     )
 
     def iter_hits(self, state: str | None = None, since: str | None = None) -> Iterator[dict]:

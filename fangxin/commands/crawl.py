@@ -66,7 +66,10 @@ def crawl(plan: str | None, urls: tuple[str, ...], render: bool, sets: tuple[str
     if not plan and not urls:
         fail("nothing to crawl: give PLAN.yaml or --url URL", 2)
     check_packs(overrides.get("FANGXIN_RULE_PACKS"))
+    from pipelines.store import utc_now
+
     ensure_parent(db)
+    started = utc_now()
     if plan:
         from crawlers.plans import PlanError, load_plan
         from crawlers.run import PlanBusy, run_plan
@@ -92,9 +95,22 @@ def crawl(plan: str | None, urls: tuple[str, ...], render: bool, sets: tuple[str
         from crawlers.run import run_urls
 
         stats = run_urls(list(urls), db, render=render, overrides=overrides)
+    if not redis_url:
+        evaluate_series(db, since=started)
     if stats.get("finish_reason") not in ("finished", "closespider_pagecount", "closespider_itemcount"):
         click.echo(f"crawl ended: {stats.get('finish_reason')}", err=True)
         sys.exit(1)
+
+
+def evaluate_series(db: str, since: str) -> None:
+    """Series rules (fake 原价, repeated urgency, static stock) over the products a crawl just saw."""
+    from pipelines.series import evaluate
+    from pipelines.store import Store
+
+    with Store(db) as store:
+        new = evaluate(store, None, since=since)
+    if new:
+        click.echo(f"序列规则 series rules: {len(new)} new hits", err=True)
 
 
 @click.command()
@@ -127,8 +143,9 @@ def schedule(plans: tuple[str, ...], sets: tuple[str, ...], duration: float | No
             plan = load_plan(path)
         except PlanError as exc:
             fail(str(exc), 2)
-        if not plan.schedule:
-            fail(f"{path}: schedule: the plan has no cron schedule (计划缺少 schedule)", 2)
+        if not plan.schedule and not plan.watch_products:
+            fail(f"{path}: schedule: the plan has neither a cron schedule nor watched products "
+                 "(计划缺少 schedule 或 watch)", 2)
         loaded.append((path, plan))
     names = [p.name for _, p in loaded]
     if len(set(names)) != len(names):
@@ -157,11 +174,14 @@ def ingest(redis_url: str, key: str, idle_exit: float | None, db: str) -> None:
     """
     from crawlers.distributed import ingest as drain
     from fangxin.paths import ensure_parent
+    from pipelines.store import utc_now
 
     ensure_parent(db)
+    started = utc_now()
     try:
         counts = drain(redis_url, db, key, idle_exit, echo=lambda m: click.echo(m, err=True))
     except Exception as exc:  # redis.ConnectionError and friends: one line, not a traceback
         fail(f"ingest from {redis_url}: {type(exc).__name__}: {exc}")
     click.echo(f"入库 ingested {counts['items']} items: {counts['stored']} new captures, "
                f"{counts['seen']} unchanged", err=True)
+    evaluate_series(db, since=started)
