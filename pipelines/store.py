@@ -110,6 +110,17 @@ def add_working_days(start: dt.date, days: int) -> dt.date:
 # --------------------------------------------------------------------------- small helpers
 
 
+def _process_alive(pid: int) -> bool:
+    """True when a process with this id exists on this machine (it may belong to another user)."""
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
 def _json(value: Any) -> str | None:
     if value is None:
         return None
@@ -606,6 +617,16 @@ class Store:
         from fangxin import __version__
 
         with self.transaction() as conn:
+            # Runs of this host whose process is gone were killed (SIGKILL, power loss): close them,
+            # so a resumed crawl does not leave its predecessor "running" for ever.
+            stale = conn.execute(
+                "SELECT id, pid FROM crawl_runs WHERE status = 'running' AND hostname = ?", (platform.node(),)
+            ).fetchall()
+            for stale_id, pid in stale:
+                if pid and not _process_alive(pid):
+                    conn.execute(
+                        "UPDATE crawl_runs SET status = 'killed', finished_at = ? WHERE id = ?", (utc_now(), stale_id)
+                    )
             cur = conn.execute(
                 "INSERT INTO crawl_runs(plan, operator, settings, hostname, software, pid, started_at, status) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
