@@ -886,7 +886,8 @@ def load_engine(packs: Iterable[str] | None = None) -> Engine:
 
 class _PackCache:
     """Pickled packs (with their compiled regexes) and the Hyperscan database, keyed by a hash of
-    every pack file, the engine's own sources and schemas, and the library versions.
+    the path, size and modification time of every pack file and of the engine's own sources and
+    schemas, and the library versions.
 
     Where: ``$FANGXIN_RULES_CACHE`` (a folder; ``off`` disables it), else
     ``$XDG_CACHE_HOME/fangxin/rules`` or ``~/.cache/fangxin/rules``. The folder is created private
@@ -956,13 +957,12 @@ class _PackCache:
             for root, dirs, names in os.walk(folder):
                 dirs.sort()
                 files += [os.path.join(root, n) for n in sorted(names)]
-        for path in files:
-            if not os.path.isfile(path):
+        for path in files:  # path, size and modification time (what EngineHolder watches too)
+            try:
+                st = os.stat(path)
+            except OSError:
                 continue
-            with open(path, "rb") as fh:
-                data = fh.read()
-            h.update(f"\0{path}\0{len(data)}\0".encode())
-            h.update(data)
+            h.update(f"\0{path}\0{st.st_size}\0{st.st_mtime_ns}".encode())
         return h.hexdigest()[:32]
 
     def load(self) -> dict | None:

@@ -143,11 +143,12 @@ def make_throughput_corpus(items: list[dict], target_bytes: int, seed: int = 7, 
 
 
 def _time_check_path(engine, path: str) -> tuple[float, int]:
-    """The `rules check --jsonl` loop in process: read a line, parse, check, serialise hits."""
-    from fangxin.commands.rules import _out_line
+    """The `rules check --jsonl` loop in process: read a line, parse, check, serialise hits
+    (with the same garbage-collector setting as the command)."""
+    from fangxin.commands.rules import _batch_gc, _out_line
 
     n_hits = 0
-    with open(os.devnull, "w", encoding="utf-8") as sink, open(path, encoding="utf-8") as src:
+    with open(os.devnull, "w", encoding="utf-8") as sink, open(path, encoding="utf-8") as src, _batch_gc():
         t0 = time.process_time()
         for line in src:
             rec = json.loads(line)
