@@ -180,6 +180,9 @@ class Engine:
         # per rule: the condition as one function of (check, field, start, end, shared memo) calling
         # the selection evaluators directly (no per-candidate closure or memo dict)
         self._fast_conds = [_compile_fast_condition(r.condition, fns) for r, fns in zip(self.rules, self._sel_fns, strict=True)]
+        self._gate_fns = [
+            [_compile_fast_condition(g, fns) for g in gates] for gates, fns in zip(self._gates, self._sel_fns, strict=True)
+        ]
 
     def _selection(self, rule: Rule, name: str) -> Selection:
         sel = rule.selections.get(name)
@@ -404,8 +407,9 @@ class _Check:
         cands = f.cands
         only = self.only
         rules = engine.rules
-        gates = engine._gates
+        gates = engine._gate_fns
         gate_ok = self.gate_ok
+        gate_memo: dict = {}
         get_targets = targets.get
         for pid, s, e in found:
             for ri, sname, kind in get_targets(pid, ()):
@@ -413,9 +417,8 @@ class _Check:
                     continue
                 if gates[ri]:
                     ok = gate_ok.get(ri)
-                    if ok is None:
-                        rule = rules[ri]
-                        ok = gate_ok[ri] = all(self.eval_node(g, f, rule, ri, 0, 0, {}) for g in gates[ri])
+                    if ok is None:  # document-level: the span arguments are unused
+                        ok = gate_ok[ri] = all(g(self, f, 0, 0, gate_memo) for g in gates[ri])
                     if not ok:
                         continue
                 sel = rules[ri].selections[sname]
@@ -774,6 +777,9 @@ def _selection_fn(engine: Engine, rule: Rule, ri: int, sel: Selection):
                     return True
             return False
         return match
+    if kind == "document" and id(sel) in engine._doc_sels:
+        sid = id(sel)  # literal sector context: read off the automaton scan of the document
+        return lambda chk, f, s, e: sid in chk.doc_present
     if kind in ("document", "field", "overlap") or kind not in _WINDOWED:
         return lambda chk, f, s, e: chk.eval_selection(sel, f, rule, ri, s, e)
     ctx, rx = sel.context_re, sel.regex
