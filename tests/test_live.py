@@ -238,3 +238,11 @@ def test_events_around_rows_for_the_report() -> None:
     rows = events_around_rows(extracted)
     assert rows[0]["time"] == "2026-01-01 20:00:00.500" and rows[0]["field"] == "弹幕/评论" and not rows[0]["is_hit"]
     assert rows[1]["is_hit"] and rows[1]["offset"] == "+6.00 s" and rows[1]["field"] == "口播（语音转写）"
+
+
+def test_fangxin_live_refuses_a_speech_engine_without_model(tmp_path: Path) -> None:
+    done = run_fangxin("live", "http://127.0.0.1:9/live/room/1", "--seconds", "1", "--db", str(tmp_path / "x.db"),
+                       "--speech", "faster-whisper", "--speech-model", str(tmp_path / "missing"), "--no-ocr")  # fmt: skip
+    assert done.returncode == 1
+    assert "--speech-model" in done.stderr and "未配置语音识别模型" in done.stderr
+    assert not (tmp_path / "x.db").exists()

@@ -167,7 +167,8 @@ class RoomMonitor:
     """One room, one page; `run(browser)` returns the Session."""
 
     def __init__(self, url: str, profile: Profile, options: Options, ocr_engine: Any = None,
-                 executor: Executor | None = None, limiter: OcrLimiter | None = None, shot_offset: float = 0.0):
+                 executor: Executor | None = None, limiter: OcrLimiter | None = None, shot_offset: float = 0.0,
+                 speech_backend: Any = None):
         self.url = url
         self.profile = profile
         self.options = options
@@ -180,6 +181,7 @@ class RoomMonitor:
         self.limiter = limiter or OcrLimiter(options.ocr_backlog)
         self._ocr_busy = False
         self.shot_offset = shot_offset
+        self.speech_backend = speech_backend  # shared by the rooms of one process; None: made on demand
         self._last_ocr = ""
         self._tick_state: dict[tuple[int, int], Event] = {}
 
@@ -370,11 +372,13 @@ class RoomMonitor:
         assert s is not None
         if self.options.speech == "none":
             return
-        try:
-            backend = speech_mod.make_backend(self.options.speech, self.options.speech_model)
-        except speech_mod.SpeechError as exc:
-            s.errors.append(f"speech: {exc}")
-            return
+        backend = self.speech_backend
+        if backend is None:
+            try:
+                backend = speech_mod.make_backend(self.options.speech, self.options.speech_model)
+            except speech_mod.SpeechError as exc:
+                s.errors.append(f"speech: {exc}")
+                return
         media = ""
         for _ in range(20):
             media = await self._media_url(page)

@@ -58,6 +58,11 @@ async def monitor_rooms_async(urls: list[str], options: Options, profile: Profil
         ocr_engine = shared_engine() if OcrEngine.available() else None
         if ocr_engine is None:
             raise OcrUnavailable("OCR needs `pip install rapidocr onnxruntime` (或使用 --no-ocr)")
+    speech_backend = None
+    if options.speech != "none":  # fails here, before any browser starts, when the backend cannot work
+        from crawlers.live.speech import make_backend
+
+        speech_backend = make_backend(options.speech, options.speech_model)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fangxin-live-work")
     try:
         async with async_playwright() as p:
@@ -65,8 +70,8 @@ async def monitor_rooms_async(urls: list[str], options: Options, profile: Profil
             try:
                 limiter = OcrLimiter(options.ocr_backlog)
                 step = options.shot_every / len(urls) if urls else 0.0  # rooms take turns for screenshots
-                monitors = [RoomMonitor(u, profile or profile_for(u), options, ocr_engine, executor, limiter, i * step)
-                            for i, u in enumerate(urls)]  # fmt: skip
+                monitors = [RoomMonitor(u, profile or profile_for(u), options, ocr_engine, executor, limiter, i * step,
+                                        speech_backend) for i, u in enumerate(urls)]  # fmt: skip
                 return list(await asyncio.gather(*(m.run(browser) for m in monitors)))
             finally:
                 await browser.close()
