@@ -142,12 +142,17 @@ class Engine:
                 for fname in dict.fromkeys(self.rules[t[0]].scopes):
                     lists = per_field.get(fname)
                     if lists is not None:
-                        lists.setdefault(pid, []).append(t)
+                        ri, sname, kind = t
+                        sel = self.rules[ri].selections[sname]
+                        # (rule index, selection name, kind, selection, has term filters)
+                        lists.setdefault(pid, []).append(
+                            (ri, sname, kind, sel, bool(sel.not_followed_by or sel.not_preceded_by)))
         # pid -> targets (a pid without targets in a field is absent)
         self._targets: dict[str, dict[int, tuple]] = {
             fname: {pid: tuple(x) for pid, x in lists.items()} for fname, lists in per_field.items()
         }
         self._supersedes = {r.id: set(r.supersedes) for r in self.rules if r.supersedes}
+        self._exc_names: dict[str, tuple[str, ...]] = {}
         # document-level gates: top-level conjuncts of a condition that only read whole-document
         # selections (sector context such as drug_ctx). Checked once per document, before any
         # candidate of the rule is built.
@@ -412,7 +417,7 @@ class _Check:
         gate_memo: dict = {}
         get_targets = targets.get
         for pid, s, e in found:
-            for ri, sname, kind in get_targets(pid, ()):
+            for ri, sname, kind, sel, filtered in get_targets(pid, ()):
                 if only is not None and rules[ri].id not in only:
                     continue
                 if gates[ri]:
@@ -421,12 +426,12 @@ class _Check:
                         ok = gate_ok[ri] = all(g(self, f, 0, 0, gate_memo) for g in gates[ri])
                     if not ok:
                         continue
-                sel = rules[ri].selections[sname]
                 if kind == "term":
-                    if sel.not_followed_by and _followed(text, e, sel.not_followed_by):
-                        continue
-                    if sel.not_preceded_by and _preceded(text, s, sel.not_preceded_by):
-                        continue
+                    if filtered:
+                        if sel.not_followed_by and _followed(text, e, sel.not_followed_by):
+                            continue
+                        if sel.not_preceded_by and _preceded(text, s, sel.not_preceded_by):
+                            continue
                     cands.setdefault((ri, sname), []).append((s, e))
                 else:
                     pending.setdefault((ri, sname), []).append((s, e))
@@ -665,8 +670,15 @@ class _Check:
             match=match,
             excerpt=excerpt,
             extracted=extracted,
-            exceptions=list(rule.exceptions) + [n for n in rule.selections if n.startswith("exc_")],
+            exceptions=list(self._exception_names(rule)),
         )
+
+    def _exception_names(self, rule: Rule) -> tuple[str, ...]:
+        names = self.engine._exc_names.get(rule.id)
+        if names is None:
+            names = self.engine._exc_names[rule.id] = tuple(rule.exceptions) + tuple(
+                n for n in rule.selections if n.startswith("exc_"))
+        return names
 
 
 def _quantifier_factors(src: str) -> list[int] | None:
