@@ -92,6 +92,59 @@ EN: dict[str, str] = {
     "页面标题": "Page title", "抓取方式": "Method", "页面 SHA-256": "Page SHA-256", "哈希链": "Hash chain",
     "第 {n} 条采集，链值": "capture {n}, chain value", "导出本条证据包": "Export this hit's evidence bundle",
     "审核记录": "Decisions", "尚无审核决定。": "No decisions yet.", "（撤销）": " (undo)", "，理由：{r}": ", reason: {r}",
+    # leads
+    "{n} 条": "{n}", "办理中": "in progress", "编号": "No.", "商家": "Merchant", "命中数": "Hits", "期限": "Deadline",
+    "登记时间": "Registered", "挂牌督办": "Supervised", "立案待审批": "filing awaits approval", "督办": "supervised",
+    "核查时限：自发现线索之日起 15 个工作日（《市场监督管理行政处罚程序规定》第十八条；节假日未计入，请以当地工作日历为准）；立案后 90 日内作出处罚决定（《行政处罚法》第六十条）。":
+        "Verification within 15 working days of discovery (SAMR penalty procedure rules, Art. 18; public holidays "
+        "not counted, check the local calendar); a decision within 90 days of filing (Administrative Penalty Law, Art. 60).",
+    "暂无线索。在审核队列中确认违法（a）即可登记线索。": "No leads yet. Confirming a hit in the queue (a) registers one.",
+    "← 返回线索列表": "← Back to leads", "（未具名）": "(unnamed)", "统一社会信用代码": "unified social credit code",
+    "来源": "Source", "网络监测": "online monitoring", "登记人": "Registered by",
+    "自发现线索之日起 15 个工作日内核查完毕，经批准可延长 15 个工作日（《市场监督管理行政处罚程序规定》第十八条）。":
+        "Verify within 15 working days of discovery; +15 working days with approval (SAMR penalty procedure rules, Art. 18).",
+    "核查延期": "Verification extended", "已批准延长 15 个工作日": "extended by 15 working days with approval",
+    "立案申请": "Filing request",
+    "待主管审批：{by} 于 {at} 申请；依据 {basis}；办案人员 {officers}；理由 {reason}":
+        "awaiting a supervisor: requested by {by} on {at}; basis {basis}; officers {officers}; reason {reason}",
+    "立案日期": "Filed on", "办案人员": "Officers", "处罚决定期限": "Decision due",
+    "自立案之日起 90 日内作出处罚决定（《行政处罚法》第六十条），经批准可延长。":
+        "Decide within 90 days of filing (Administrative Penalty Law, Art. 60); extendable with approval.",
+    "限 {d} 前办结": "to be finished by {d}", "备注": "Note",
+    "导出证据包（zip：WARC、截图、哈希链证明、电子数据提取笔录）":
+        "Export the evidence bundle (zip: WARC, screenshots, hash-chain proofs, extraction report)",
+    "公开发布": "Publish", "发布到公开页面和订阅源；电话、身份证号、邮箱、社交账号等个人信息会自动隐去。":
+        "Publishes to the public page and feed; phone numbers, ID numbers, e-mail and messaging accounts are redacted.",
+    "类型": "Kind", "典型案例": "Typical case", "消费预警": "Consumer warning", "标题": "Title", "摘要": "Summary",
+    "发布": "Publish", "办理": "Next steps", "法定情形": "Statutory ground", "移送依据": "Referral ground",
+    "如《中华人民共和国广告法》第九条、第五十七条": "e.g. Advertising Law Art. 9, Art. 57",
+    "办案人员一": "First officer", "办案人员二": "Second officer", "办结期限": "Finish by", "理由": "Reason",
+    "意见（可选）": "Comment (optional)", "命中记录": "Hits", "该线索没有命中记录。": "This lead has no hits.",
+    "办理记录": "History", "暂无办理记录。": "No steps yet.", "时间": "Time", "操作": "Action", "办理人": "By",
+    # workflow steps
+    "开始核查": "Start verification", "申请立案": "Request filing", "批准立案": "Approve filing",
+    "驳回立案申请": "Reject the filing request", "延长核查期限（15 个工作日）": "Extend verification (15 working days)",
+    "开始调查": "Start investigation", "延长处罚决定期限（30 日）": "Extend the decision deadline (30 days)",
+    "作出处罚决定": "Record the penalty decision",
+    "填写立案依据并指定两名具有执法资格的办案人员，由主管审批。":
+        "Give the legal basis and name two qualified officers; a supervisor approves.",
+    "审批人不能是申请人；立案后 90 日内作出处罚决定。": "The approver cannot be the requester; decide within 90 days of filing.",
+    "填写处罚决定书文号与处罚依据条款。": "Give the decision number and the penalty articles.",
+    "设定限时办结日期。": "Set the date by which the case must be finished.",
+    "经负责人批准可延长 30 日；再延长须集体讨论决定（《市场监督管理行政处罚程序规定》）。":
+        "Extendable by 30 days with approval; further extension needs a collective decision.",
+    "请填写理由。": "Please give a reason.", "请选择不予立案的法定情形。": "Choose the statutory ground for not filing.",
+    "请选择移送依据。": "Choose the referral ground.", "请填写法律依据。": "Please give the legal basis.",
+    "立案须指定两名不同的办案人员。": "Filing needs two different officers.",
+    "办案人员须为在岗的执法人员或主管。": "Officers must be active inspectors or supervisors.",
+    "请填写办结期限日期。": "Please give the finish-by date.", "办结期限不能早于今天。": "The date cannot be in the past.",
+    "线索当前状态不允许此操作。": "The lead's state does not allow this step.",
+    "已有待审批的立案申请。": "A filing request is already pending.", "没有待审批的立案申请。": "No filing request is pending.",
+    "审批人不能是立案申请人。": "The approver cannot be the one who requested filing.",
+    "核查期限已延长过一次。": "Verification was already extended once.",
+    "处罚决定期限已延长过一次，再延长须集体讨论决定。":
+        "The decision deadline was already extended; a further extension needs a collective decision.",
+    "没有这条线索。": "No such lead.",
 }  # fmt: skip
 
 

@@ -206,3 +206,16 @@ def test_the_decision_clock_is_extended_once_by_a_supervisor(server, db_path):  
     status, data, _ = zhao.post(f"/lead/{lead_id}/extend-decision", {"reason": "again"})
     assert status == 409 and "集体讨论" in data["error"]
     assert "剩余 120 天" in wang.get(f"/lead/{lead_id}")
+
+
+def test_lead_pages_in_english(server, db_path):  # noqa: F811
+    lead_id, wang, _ = make_lead(server, db_path)
+    wang.opener.open(server + "/lang/en").read()
+    page = wang.get(f"/lead/{lead_id}")
+    assert "<h1>Lead" not in page and f"<h1>lead #{lead_id}" in page and "Start verification" in page
+    assert "15 working days left" in page and "Verify by" in page
+    status, data, _ = wang.post(f"/lead/{lead_id}/request-filing", {"reason": "r"})
+    assert status == 400 and data["error"] == "Please give the legal basis."
+    status, data, _ = wang.post(f"/lead/{lead_id}/investigate")
+    assert status == 409 and data["error"] == "The lead's state does not allow this step."
+    assert "in progress" in wang.get("/leads")
