@@ -246,3 +246,16 @@ def test_fangxin_live_refuses_a_speech_engine_without_model(tmp_path: Path) -> N
     assert done.returncode == 1
     assert "--speech-model" in done.stderr and "未配置语音识别模型" in done.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's Chromium")
+def test_frames_take_chromiums_receive_time(sandbox_url: str) -> None:
+    from crawlers.live import Options, monitor_rooms
+
+    (session,) = monitor_rooms([f"{sandbox_url}/live/room/3003?speed=8"], Options(seconds=2, shot_every=0, ocr=False))
+    received = [f for f in session.frames if f.direction == "in"]
+    assert received and all(f.time_source == "browser" for f in received), session.errors
+    assert any(f.binary for f in received) and not session.errors
+    chat = [e for e in session.events if e.source == "ws:webcast"]
+    assert chat and all(any(e.t == f.t for f in received) for e in chat)

@@ -59,6 +59,7 @@ class Frame:
     socket: str  # the socket URL
     direction: str  # "in" | "out"
     data: str | bytes
+    time_source: str = "receipt"  # "browser": Chromium's receive time; "receipt": when Playwright handed it over
 
     @property
     def binary(self) -> bool:
@@ -73,7 +74,7 @@ class Frame:
         rec = {
             "record": "frame", "i": self.index, "t": round(self.t, 3), "at": self.at, "socket": self.socket,
             "dir": self.direction, "opcode": "binary" if self.binary else "text", "size": len(raw),
-            "sha256": hashlib.sha256(raw).hexdigest(),
+            "sha256": hashlib.sha256(raw).hexdigest(), "time_source": self.time_source,
         }  # fmt: skip
         if self.binary:
             rec["base64"] = base64.b64encode(raw).decode("ascii")

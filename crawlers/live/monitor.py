@@ -13,6 +13,7 @@ counters, ready for `crawlers.live.analyze`.
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import hashlib
 import json
@@ -184,6 +185,10 @@ class RoomMonitor:
         self.speech_backend = speech_backend  # shared by the rooms of one process; None: made on demand
         self._last_ocr = ""
         self._tick_state: dict[tuple[int, int], Event] = {}
+        self._cdp_urls: dict[str, str] = {}
+        self._cdp_offset: float | None = None
+        self._cdp_seen: dict[str, list[tuple[float, str]]] = {}
+        self._pw_waiting: dict[str, list[tuple[str, Frame, list[Event]]]] = {}
 
     # -- callbacks -----------------------------------------------------------------
     def _now(self) -> tuple[float, str]:
@@ -218,6 +223,78 @@ class RoomMonitor:
         name, events = decode_frame(self.decoders, frame)
         s.inc(f"frames_decoded_{name}" if name else "frames_undecoded")
         s.events.extend(events)
+        self._browser_time(frame, events)
+
+    # -- browser-side frame times (Chromium DevTools protocol) --------------------------
+    # Playwright hands us a frame once it has crossed the driver, which can lag under load. The
+    # DevTools `Network.webSocketFrameReceived` event carries the time Chromium received it: frames
+    # of one socket are matched in order by payload hash, and a matched frame and its events take
+    # that time (`time_source` "browser"); an unmatched one keeps the time we saw it ("receipt").
+
+    @staticmethod
+    def _payload_key(data: str | bytes) -> str:
+        raw = bytes(data) if isinstance(data, bytes | bytearray) else str(data).encode("utf-8")
+        return hashlib.sha1(raw, usedforsecurity=False).hexdigest()
+
+    def _set_time(self, frame: Frame, events: list[Event], wall: float) -> None:
+        s = self.session
+        assert s is not None
+        frame.t, frame.at, frame.time_source = wall - s.started, iso(wall), "browser"
+        for ev in events:
+            ev.t, ev.at = frame.t, frame.at
+        s.inc("frames_browser_time")
+
+    def _browser_time(self, frame: Frame, events: list[Event]) -> None:
+        key = self._payload_key(frame.data)
+        seen = self._cdp_seen.get(frame.socket)
+        if seen:
+            for i, (wall, cdp_key) in enumerate(seen):
+                if cdp_key == key:
+                    del seen[: i + 1]
+                    self._set_time(frame, events, wall)
+                    return
+        waiting = self._pw_waiting.setdefault(frame.socket, [])
+        waiting.append((key, frame, events))
+        del waiting[:-500]
+
+    def _on_cdp(self, method: str, params: dict) -> None:
+        try:
+            if method == "Network.webSocketCreated":
+                self._cdp_urls[params["requestId"]] = params.get("url", "")
+            elif method == "Network.webSocketWillSendHandshakeRequest":
+                self._cdp_offset = float(params["wallTime"]) - float(params["timestamp"])
+            elif method == "Network.webSocketFrameReceived" and self._cdp_offset is not None:
+                url = self._cdp_urls.get(params["requestId"], "")
+                response = params.get("response") or {}
+                opcode = response.get("opcode")
+                if opcode not in (1, 2):
+                    return
+                data = response.get("payloadData", "")
+                payload: str | bytes = base64.b64decode(data) if opcode == 2 else data
+                key, wall = self._payload_key(payload), float(params["timestamp"]) + self._cdp_offset
+                waiting = self._pw_waiting.get(url)
+                if waiting:
+                    for i, (pw_key, frame, events) in enumerate(waiting):
+                        if pw_key == key:
+                            del waiting[: i + 1]
+                            self._set_time(frame, events, wall)
+                            return
+                seen = self._cdp_seen.setdefault(url, [])
+                seen.append((wall, key))
+                del seen[:-500]
+        except (KeyError, ValueError, TypeError):
+            return
+
+    async def _attach_cdp(self, context: Any, page: Any) -> None:
+        try:
+            cdp = await context.new_cdp_session(page)
+            for method in ("Network.webSocketCreated", "Network.webSocketWillSendHandshakeRequest",
+                           "Network.webSocketFrameReceived"):  # fmt: skip
+                cdp.on(method, lambda params, method=method: self._on_cdp(method, params))
+            await cdp.send("Network.enable")
+        except Exception as exc:  # not Chromium, or the protocol refused: receipt times only
+            if self.session is not None:
+                self.session.errors.append(f"devtools: {str(exc).splitlines()[0]}")
 
     def _on_dom(self, payload: str) -> None:
         s = self.session
@@ -461,6 +538,7 @@ class RoomMonitor:
         try:
             page = await context.new_page()
             page.on("websocket", self._on_socket)
+            await self._attach_cdp(context, page)
             await page.expose_function("__fangxinDom", self._on_dom)
             config = {"watches": [w.js() for w in self.profile.watch], "debounce": 40}
             await page.add_init_script(script=f"({DOM_WATCHER})({json.dumps(config)})")
