@@ -66,8 +66,9 @@ class BrowserPages:
 
     Plans and spiders only set `meta["fangxin_render"] = True` (plain data, so the
     request can be stored in the frontier); this middleware adds scrapy-playwright's
-    meta at download time: the page methods (wait for the load state, a full-page
-    screenshot unless FANGXIN_SCREENSHOTS is "none") and the browser context.
+    meta at download time: the load state page.goto waits for (FANGXIN_WAIT_UNTIL),
+    a full-page screenshot unless FANGXIN_SCREENSHOTS is "none", and the browser
+    context with our user agent.
 
     Playwright keeps every request and response of a context until the context
     closes (playwright#6319), so memory grows over a long crawl. After
@@ -110,7 +111,10 @@ class BrowserPages:
 
         while self.draining:
             await self.gate.wait()
-        methods = [PageMethod("wait_for_load_state", self.wait_until)]
+        # The wait is page.goto's own `wait_until` (one round trip to the driver, as a bare
+        # Playwright loop does), not a page method: scrapy-playwright follows every page method
+        # with another wait for the load state.
+        methods = []
         if self.screenshots != "none" and request.meta.get("fangxin_screenshot", True):
             full = request.meta.get("fangxin_full_page", True)
             methods.append(PageMethod("screenshot", full_page=full, type="png"))
@@ -118,6 +122,12 @@ class BrowserPages:
         request.meta["playwright"] = True
         request.meta["playwright_context"] = name
         request.meta["playwright_page_methods"] = methods
+        request.meta["playwright_page_goto_kwargs"] = {"wait_until": self.wait_until}
+        # Our identity goes with the context: crawlers.handler sends pages without
+        # scrapy-playwright's per-request header routing (read when the context is created).
+        agent = request.headers.get("User-Agent")
+        if agent:
+            request.meta["playwright_context_kwargs"] = {"user_agent": agent.decode("latin-1")}
         request.meta["fangxin_context"] = name
         self.inflight[name] = self.inflight.get(name, 0) + 1
         self.in_generation += 1
@@ -158,6 +168,8 @@ class BrowserPages:
             if wrapper is not None:
                 await wrapper.context.close()
                 self.crawler.stats.inc_value("fangxin/browser_contexts_recycled")
+            if hasattr(handler, "forget"):  # crawlers.handler keeps the pages of each context
+                handler.forget(old)
             self.since_restart += self.in_generation
             if self.since_restart >= self.restart_pages and hasattr(handler, "browser"):
                 await handler.browser.close()  # scrapy-playwright relaunches on the next page

@@ -88,10 +88,15 @@ FANGXIN_FRONTIER = ""
 
 # --- Rendering (scrapy-playwright) ---------------------------------------------
 # Only requests with meta["playwright"] = True go to the browser.
+# crawlers.handler: scrapy-playwright's handler with pages reused within a context and no
+# per-request routing (about half the CPU per rendered page on the sandbox mall).
 DOWNLOAD_HANDLERS = {
-    "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
-    "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+    "http": "crawlers.handler.FangxinPlaywrightHandler",
+    "https": "crawlers.handler.FangxinPlaywrightHandler",
 }
+# No header routing: the user agent is set on the browser context (crawlers.middlewares.BrowserPages),
+# the rest of the headers are Chromium's own, and the ones it sent are kept with the request.
+PLAYWRIGHT_PROCESS_REQUEST_HEADERS = None
 PLAYWRIGHT_BROWSER_TYPE = "chromium"
 # PLAYWRIGHT_LAUNCH_OPTIONS is filled at crawl start from crawlers.browser.
 PLAYWRIGHT_MAX_CONTEXTS = 2
