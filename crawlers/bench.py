@@ -11,7 +11,9 @@ Modes:
     pwloop    a bare Playwright loop over the same pages (the rendering baseline)
 
 Prints one JSON line: pages, seconds, pages_per_s, peak_mb (PSS of this process and
-its Chromium), and memory samples by page count (--marks).
+its Chromium), memory samples by page count (--marks), CPU seconds of this process and
+its Chromium (cpu_s, cpu_ms_per_page: steadier than wall-clock on a shared machine) and
+the load average at the end (load).
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ import psutil
 TAG = "FANGXIN_BENCH_TAG"
 
 
-def tree_mb(root: int) -> float:
-    """PSS (falling back to RSS) of `root` and every process that inherited its tag, in MB.
+def tree_procs(root: int) -> dict[int, psutil.Process]:
+    """`root`, its descendants, and every Chromium/driver process that inherited its tag.
 
     Chromium's zygote and renderers re-parent to PID 1, so a process tree misses them;
     they keep the environment, and the tag set in main() finds exactly ours."""
@@ -42,7 +44,7 @@ def tree_mb(root: int) -> float:
         for child in top.children(recursive=True):
             procs[child.pid] = child
     except psutil.Error:
-        return 0.0
+        return {}
     for proc in psutil.process_iter(["name"]):
         name = proc.info.get("name") or ""
         if proc.pid in procs or not ("chrom" in name or "node" in name or "playwright" in name):
@@ -52,8 +54,13 @@ def tree_mb(root: int) -> float:
                 procs[proc.pid] = proc
         except psutil.Error:
             continue
+    return procs
+
+
+def tree_mb(root: int, procs: dict[int, psutil.Process] | None = None) -> float:
+    """PSS (falling back to RSS) of `root` and every process that inherited its tag, in MB."""
     total = 0
-    for proc in procs.values():
+    for proc in (tree_procs(root) if procs is None else procs).values():
         try:
             info = proc.memory_full_info()
             total += getattr(info, "pss", 0) or info.rss
@@ -63,24 +70,43 @@ def tree_mb(root: int) -> float:
 
 
 class Sampler:
-    """Samples memory in a thread: peak, and the value when a page count is first reached."""
+    """Samples memory in a thread: peak, and the value when a page count is first reached.
+
+    Also the CPU time of every process of the tree (user + system, by PID, the latest
+    value seen): processes that exit between two samples lose at most 0.5 s of it."""
 
     def __init__(self, marks=()):
         self.peak = 0.0
         self.marks = sorted(marks)
         self.at: dict[int, float] = {}
         self.pages = 0
+        self.cpu: dict[tuple[int, float], float] = {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
 
     def run(self):
         while not self.stop.is_set():
-            mb = tree_mb(os.getpid())
+            procs = tree_procs(os.getpid())
+            self.sample_cpu(procs)
+            mb = tree_mb(os.getpid(), procs)
             self.peak = max(self.peak, mb)
             for mark in self.marks:
                 if mark not in self.at and self.pages >= mark:
                     self.at[mark] = round(mb, 1)
             self.stop.wait(0.5)
+
+    def sample_cpu(self, procs) -> None:
+        for proc in procs.values():
+            try:
+                times = proc.cpu_times()
+                key = (proc.pid, proc.create_time())
+            except psutil.Error:
+                continue
+            self.cpu[key] = times.user + times.system
+
+    def cpu_seconds(self) -> float:
+        self.sample_cpu(tree_procs(os.getpid()))
+        return sum(self.cpu.values())
 
     def __enter__(self):
         self.thread.start()
@@ -138,6 +164,7 @@ def run_plan_mode(args, sampler) -> int:
                 context_pages=args.context_pages, restart_after=args.restart_after, browser_pages=args.concurrency)
     overrides = plan_settings(plan) | {
         "FANGXIN_PROGRESS": False, "LOG_LEVEL": "ERROR", "CONCURRENT_REQUESTS": args.concurrency,
+        **({"FANGXIN_CHROMIUM": args.chromium} if args.chromium else {}),
         "FANGXIN_FRONTIER": os.path.join(os.path.dirname(os.path.abspath(args.db)), f"frontier-{args.mode}.sqlite"),
     }
     if args.mode == "nowarc":
@@ -163,7 +190,7 @@ async def pw_loop(args, sampler) -> int:
 
     todo = urls(args.base, args.pages)
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(**launch_options())
+        browser = await pw.chromium.launch(**launch_options(args.chromium or None))
         context = await browser.new_context()
         queue = list(reversed(todo))
 
@@ -182,6 +209,14 @@ async def pw_loop(args, sampler) -> int:
     return sampler.pages
 
 
+def chromium_used(args) -> str | None:
+    if args.mode in ("render", "pwloop", "shots"):
+        from crawlers.browser import chromium_path
+
+        return os.path.basename(chromium_path(args.chromium or None))
+    return None
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m crawlers.bench")
     parser.add_argument("mode", choices=["bare", "full", "nowarc", "shots", "render", "pwloop"])
@@ -192,10 +227,12 @@ def main(argv=None) -> None:
     parser.add_argument("--marks", default="", help="page counts at which to record memory, e.g. 200,2000")
     parser.add_argument("--context-pages", type=int, default=100)
     parser.add_argument("--restart-after", type=int, default=500)
+    parser.add_argument("--chromium", default="", help="Chromium binary (default: crawlers.browser's choice)")
     args = parser.parse_args(argv)
     os.environ[TAG] = f"{os.getpid()}-{time.time()}"  # inherited by Chromium, see tree_mb()
     marks = [int(m) for m in args.marks.split(",") if m]
     with Sampler(marks) as sampler:
+        cpu0 = sampler.cpu_seconds()
         started = time.monotonic()
         if args.mode == "bare":
             pages = run_bare(args, sampler)
@@ -204,9 +241,12 @@ def main(argv=None) -> None:
         else:
             pages = run_plan_mode(args, sampler)
         seconds = time.monotonic() - started
-    result = {"mode": args.mode, "pages": pages, "seconds": round(seconds, 2),
+        cpu = sampler.cpu_seconds() - cpu0
+    result = {"mode": args.mode, "chromium": chromium_used(args), "pages": pages, "seconds": round(seconds, 2),
               "pages_per_s": round(pages / seconds, 2) if seconds else 0.0, "peak_mb": round(sampler.peak, 1),
-              "memory_at": sampler.at}
+              "memory_at": sampler.at, "cpu_s": round(cpu, 1),
+              "cpu_ms_per_page": round(1000 * cpu / pages, 1) if pages else None,
+              "load": [round(x, 2) for x in os.getloadavg()]}
     if os.path.exists(args.db) and args.mode not in ("bare", "pwloop"):
         evidence = os.path.join(os.path.dirname(os.path.abspath(args.db)), "warc")
         size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(evidence) for f in fs)
