@@ -904,7 +904,7 @@ def load_engine(packs: Iterable[str] | None = None) -> Engine:
 
 class _PackCache:
     """Pickled packs (with their compiled regexes) and the Hyperscan database, keyed by a hash of
-    the path, size and modification time of every pack file and of the engine's own sources and
+    the path, size, mtime, ctime and inode of every pack file and of the engine's own sources and
     schemas, and the library versions.
 
     Where: ``$FANGXIN_RULES_CACHE`` (a folder; ``off`` disables it), else
@@ -980,7 +980,8 @@ class _PackCache:
                 st = os.stat(path)
             except OSError:
                 continue
-            h.update(f"\0{path}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+            # ctime and inode too: a copy that keeps the old mtime (cp -p, rsync -t) still changes them
+            h.update(f"\0{path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}".encode())
         return h.hexdigest()[:32]
 
     def load(self) -> dict | None:
