@@ -104,3 +104,25 @@ def test_rules_test_hook_adds_series_cases_to_the_text_report():
     engine = rules_lib.load_engine()
     report = add_series_tests(TestReport(), engine)
     assert report.rules == 4 and report.cases >= 16 and not report.failures
+
+
+def test_rules_test_command_runs_series_cases_and_names_a_failing_one(tmp_path):
+    """`fangxin rules test` runs the series rules' cases too: a wrong must_match fails it, by name."""
+    import shutil
+
+    from tests.conftest import ROOT, run_fangxin
+
+    pack = tmp_path / "cn-base"
+    shutil.copytree(ROOT / "rules" / "packs" / "cn-base", pack)
+    prices = pack / "series" / "prices.yaml"
+    text = prices.read_text(encoding="utf-8")
+    # An honest series (the 原价 was charged before the promotion) filed as a must_match case.
+    broken = text.replace("          - {day: 7, price: 199, reference: 599}\n",
+                          "          - {day: 7, price: 199, reference: 199}\n", 1)
+    assert broken != text
+    prices.write_text(broken, encoding="utf-8")
+    result = run_fangxin("rules", "test", str(pack))
+    assert result.returncode == 1
+    assert "SERIES-FAKE-ORIGINAL-001" in result.stdout + result.stderr
+    ok = run_fangxin("rules", "test")
+    assert ok.returncode == 0 and "0 failed" in ok.stdout

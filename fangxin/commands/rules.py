@@ -41,10 +41,11 @@ def rules_test(packs: tuple[str, ...], coverage: bool, verbose: bool) -> None:
     Fails (exit 1) on any must_match case that does not fire its rule or any
     must_not_match case that does, naming the rule, file:line and case.
     """
+    from rules.series import add_series_tests
     from rules.testing import run_tests
 
     engine = _load(packs)
-    report = run_tests(engine)
+    report = add_series_tests(run_tests(engine), engine)  # text rules, then series rules
     for f in report.failures:
         click.echo(f.line())
     if verbose:
