@@ -145,6 +145,43 @@ EN: dict[str, str] = {
     "处罚决定期限已延长过一次，再延长须集体讨论决定。":
         "The decision deadline was already extended; a further extension needs a collective decision.",
     "没有这条线索。": "No such lead.",
+    # dashboard, merchants, rules, audit, public pages
+    "办理中的线索": "Open leads", "按期限": "by deadline", "按类别": "by category", "近期没有命中。": "No recent hits.",
+    "合计": "Total", "行业 × 类别": "Sector × category", "规则准确率": "Rule precision",
+    "确认违法 ÷（确认违法 + 误报）": "confirmed ÷ (confirmed + false positives)", "准确率": "Precision",
+    "商家风险排名": "Merchants by risk", "行政约谈参考": "basis for administrative interviews",
+    "风险分 = Σ（严重程度权重 × 审核结论权重 × 时效衰减，90 天减半）× 重复违法系数 + 已立案线索分；误报与跳过不计分。":
+        "Risk = Σ(severity weight × verdict weight × recency, halved every 90 days) × repeat factor + case points; "
+        "false positives and skipped hits count for nothing.",
+    "暂无商家数据。": "No merchants yet.", "排名": "Rank", "风险分": "Risk", "重复系数": "Repeat factor",
+    "最近命中": "Last hit", "← 商家风险排名": "← Merchants by risk", "首次 / 最近发现": "First / last seen",
+    "该商家待审核的命中": "This merchant's open hits", "全部命中": "all hits", "近 26 周命中趋势": "Hits over 26 weeks",
+    "暂无线索。": "No leads.", "暂无命中。": "No hits.", "试运行一段文字": "Try a text", "误报样例": "False positives",
+    "准确率 = 确认违法 ÷（确认违法 + 误报），来自审核结论。": "Precision = confirmed ÷ (confirmed + false positives), from reviewers' verdicts.",
+    "样例（应命中 / 不应命中）": "Examples (must / must not match)", "待审": "Open", "← 规则": "← Rules",
+    "规则试运行": "Try the rules", "与抓取时使用同一规则引擎": "the same engine as the crawl",
+    "待检测文字": "Text to check", "检测": "Check", "检测结果": "Result", "未命中任何规则。": "No rule matches.",
+    "审核人员标记为误报的命中及其理由。每条规则下方给出加入": "Hits that reviewers dismissed, with their reasons. Under each rule: the",
+    "的 YAML；修改规则后以": "YAML to add; after changing the rule, check with",
+    "验证通过再提交；规则编写人员也可直接写入，系统先在副本上运行全部规则测试，通过后才替换规则文件。":
+        "before committing. Rule authors may also write it here: every rule test runs on a copy first, and the file is replaced only if they pass.",
+    "暂无误报。": "No false positives.", "审核人": "Reviewer", "写入规则包": "Write to the pack",
+    "加入 must_not_match": "Add to must_not_match", "只读": "read only", "操作人": "Actor", "对象类型": "Object type",
+    "对象编号": "Object id", "校验哈希链": "Verify the hash chain", "没有符合条件的记录。": "No matching rows.",
+    "序号": "No.", "对象": "Object", "内容": "Detail", "链值": "Chain value", "更早的记录": "Older rows",
+    "典型案例与消费预警": "Typical cases and consumer warnings", "订阅（Atom）": "Subscribe (Atom)",
+    "暂无发布内容。": "Nothing published yet.", "← 典型案例与消费预警": "← Typical cases and consumer warnings",
+    "经营者": "Business operator", "处罚依据": "Penalty basis", "违法宣传内容": "Illegal claims", "宣传用语": "Claim",
+    "已超期 {n} 条": "{n} overdue", "3 个工作日内到期 {n} 条": "{n} due within 3 working days", "其他 {n} 条": "{n} others",
+    "近 {n} 周命中数": "Hits over {n} weeks", "{d} 起": "from {d}", "近 {n} 周": "last {n} weeks",
+    "（未具名商家）": "(unnamed merchant)", "加权命中 {w} × 重复系数 {r} + 线索 {l}": "weighted hits {w} × repeat {r} + cases {l}",
+    "近 26 周每周命中数，最多 {n} 条": "hits per week over 26 weeks, at most {n}", "{d} 起一周：{n} 条": "week from {d}: {n}",
+    "{n} 条命中": "{n} hits", "最近 {n} 条": "latest {n}",
+    "规则包有错误，仍在使用上一次加载成功的版本：": "A pack has errors; the last good version is still in use: ",
+    "{n} 处命中": "{n} hits", "{n} 条误报": "{n} false positives", "如 hit.state": "e.g. hit.state",
+    "哈希链完整：已校验 {n} 条，链头": "Hash chain intact: {n} rows checked, head",
+    "哈希链断裂：第 {n} 条起记录被改动或缺失": "Hash chain broken: rows from {n} on were changed or are missing",
+    "发布时间": "Published",
 }  # fmt: skip
 
 

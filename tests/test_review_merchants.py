@@ -72,3 +72,17 @@ def test_dashboard_counts_hits_and_lists_overdue_leads(server, db_path):  # noqa
     assert re.search(r'<tr data-sector="health"><td>health</td>.*?<td>2</td>', page, re.S)
     assert f'data-lead-id="{late}"' in page and "已超期 1 条" in page
     assert '<tr data-rule="MED-CURE"><td><code>MED-CURE</code></td><td>1</td><td>0</td><td>1</td>' in page
+
+
+def test_other_pages_in_english(server, db_path):  # noqa: F811
+    (a,) = seed(db_path, [{"url": "http://a.shop.test/1", "match": "最佳", "merchant": "甲"}])
+    sun = Session(server, "sun")  # auditor: sees the audit log too
+    sun.opener.open(server + "/lang/en").read()
+    expected = {"/dashboard": "Rule precision", "/merchants": "Merchants by risk", "/rules": "Examples (must / must not match)",
+                "/rules/try": "Text to check", "/rules/false-positives": "No false positives.",
+                "/audit?verify=1": "Hash chain intact", "/public": "Nothing published yet."}
+    for path, text in expected.items():
+        page = sun.get(path)
+        assert text in page and '<html lang="en">' in page, path
+    merchant_id = int(sun.get("/merchants").split('data-merchant-id="')[1].split('"')[0])
+    assert "Hits over 26 weeks" in sun.get(f"/merchant/{merchant_id}")
