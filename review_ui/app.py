@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -28,6 +29,7 @@ from starlette.staticfiles import StaticFiles
 
 from pipelines.store import CST, HIT_STATES, DecisionRefused, Store, StoreError, to_cst
 from review_ui import i18n, publish, replay, risk, rulebench, security, workflow
+from review_ui.price_chart import price_chart_svg
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "fangxin_session"
@@ -61,6 +63,7 @@ MAX_BULK = 500
 AUDIT_ROLES = frozenset({"auditor", "supervisor", "admin"})
 AUDIT_PAGE = 100
 MERCHANT_PAGE = 200
+MERCHANT_CHARTS = 10
 MAX_TRY_TEXT = 20_000
 RULE_EDIT_ROLES = frozenset({"rule_author", "admin"})
 DASHBOARD_WEEKS = 8
@@ -348,6 +351,10 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
             hit = s.get_hit(hit_id)
             capture = s.get_capture(hit["capture_id"]) if hit else None
             history = s.hit_history(hit_id) if hit else []
+            proving = s.hit_capture_ids(hit_id) if hit else []
+            product = (capture or {}).get("final_url") or (capture or {}).get("url") or ""  # a series record's product
+            chart = (Markup(price_chart_svg(s.price_observations(product), highlight=set(proving)))
+                     if proving and capture else None)  # a series hit: its price series, proving captures ringed
         finally:
             s.close()
         if not hit or not capture:
@@ -362,7 +369,7 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
             replay_src = f"{origin}/capture/{capture['id']}?t={replay_tokens.dumps(capture['id'])}"
         response = render("hit.html", hit=hit, capture=capture, session=session, before=before, matched=matched,
                           after=after, captured_cst=to_cst(capture["fetched_at"]), can_decide=can_decide,
-                          history=history, replay_src=replay_src)  # fmt: skip
+                          history=history, replay_src=replay_src, price_chart=chart)  # fmt: skip
         if replay_src:
             response.headers["Content-Security-Policy"] = security.csp_framing(origin)
         return with_session(response, session)
@@ -681,6 +688,8 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
             lead_rows = s.merchant_leads(merchant_id) if merchant else []
             hit_rows = s.merchant_hits(merchant_id) if merchant else []
             lead_counts = s.merchant_lead_counts().get(merchant_id, {}) if merchant else {}
+            charts = [(url, Markup(price_chart_svg(s.price_observations(url), title=url)))  # escaped inside
+                      for url in (s.merchant_products(merchant_id, limit=MERCHANT_CHARTS) if merchant else [])]
         finally:
             s.close()
         if not merchant:
@@ -688,7 +697,8 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         today = workflow.today_cst()
         score = risk.scores(counts, {merchant_id: lead_counts}, today).get(merchant_id)
         return with_session(render("merchant.html", session=session, merchant=merchant, score=score,
-                                   leads=lead_rows, hits=hit_rows, weeks=risk.weekly(counts, today)), session)
+                                   leads=lead_rows, hits=hit_rows, weeks=risk.weekly(counts, today),
+                                   charts=charts), session)  # fmt: skip
 
     async def rules_index(request: Request):
         session = session_of(request)

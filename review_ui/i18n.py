@@ -181,7 +181,7 @@ EN: dict[str, str] = {
     "{n} 处命中": "{n} hits", "{n} 条误报": "{n} false positives", "如 hit.state": "e.g. hit.state",
     "哈希链完整：已校验 {n} 条，链头": "Hash chain intact: {n} rows checked, head",
     "哈希链断裂：第 {n} 条起记录被改动或缺失": "Hash chain broken: rows from {n} on were changed or are missing",
-    "发布时间": "Published",
+    "发布时间": "Published", "价格走势": "Price history", "圈出的是证明本条命中的采集": "ringed: the captures that prove this hit",
 }  # fmt: skip
 
 

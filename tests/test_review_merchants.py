@@ -86,3 +86,33 @@ def test_other_pages_in_english(server, db_path):  # noqa: F811
         assert text in page and '<html lang="en">' in page, path
     merchant_id = int(sun.get("/merchants").split('data-merchant-id="')[1].split('"')[0])
     assert "Hits over 26 weeks" in sun.get(f"/merchant/{merchant_id}")
+
+
+def test_price_charts_on_the_merchant_page_and_a_series_hit(server, db_path):  # noqa: F811
+    from pipelines.store import Store
+
+    store = Store(db_path)
+    try:
+        run = store.start_run("test", "tester", {})
+        url = "http://p.shop.test/item/1"
+        ids = []
+        for day, (price, ref) in enumerate([(199, None), (199, None), (199, 599)]):
+            prices = [{"amount": price, "kind": "current", "label": "到手价"}]
+            if ref:
+                prices.append({"amount": ref, "kind": "reference", "label": "原价"})
+            ids.append(store.save_capture(run, {
+                "url": url, "final_url": url, "status": 200, "body": f"v{day}".encode(),
+                "fetched_at": f"2026-11-0{day + 1}T02:00:00Z", "fields": {"body": "商品"}, "title": "<b>商品</b>",
+                "sector": "ecommerce", "merchant": {"name": "丙商店", "domain": "p.shop.test"}, "prices": prices}))
+        hit_id, _ = store.save_series_hit(run, {
+            "rule": "SERIES-FAKE-ORIGINAL", "episode": "e1", "product": url, "captures": [ids[2]],
+            "category": "price_fraud", "severity": "high", "law": "《明码标价和禁止价格欺诈规定》第十九条",
+            "message": "虚构原价", "match": "原价 ¥599", "observations": [], "legal": []})
+        merchant_id = store.get_capture(ids[0])["merchant_id"]
+    finally:
+        store.close()
+    wang = Session(server, "wang")
+    page = wang.get(f"/merchant/{merchant_id}")
+    assert page.count('class="price-chart"') == 1 and "<script" not in page.split("<main>")[1].split("</main>")[0]
+    detail = wang.get(f"/hit/{hit_id}")
+    assert 'class="price-chart"' in detail and 'r="6"' in detail and "圈出的是证明本条命中的采集" in detail
