@@ -86,7 +86,7 @@ class FangxinPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
             page.remove_listener("request", on_request)
         if sent:  # the headers Chromium sent, as scrapy-playwright's routing records them
             request.headers.clear()
-            request.headers.update(sent)
+            request.headers.update({key: _wire_bytes(value) for key, value in sent.items()})
         return response
 
     async def _take_page(self, request, spider, name: str):
@@ -125,3 +125,12 @@ class FangxinPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
         """Drop the pool of a context that was closed (BrowserPages recycles contexts by name)."""
         self.open_pages.pop(name, None)
         self.idle_pages.pop(name, None)
+
+
+def _wire_bytes(value: str) -> bytes:
+    """Playwright reports header bytes decoded as Latin-1 (a UTF-8 user agent such as
+    "…测试局…" arrives as mojibake): encode them back to the bytes on the wire."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")

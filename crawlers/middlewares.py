@@ -127,7 +127,7 @@ class BrowserPages:
         # scrapy-playwright's per-request header routing (read when the context is created).
         agent = request.headers.get("User-Agent")
         if agent:
-            request.meta["playwright_context_kwargs"] = {"user_agent": agent.decode("latin-1")}
+            request.meta["playwright_context_kwargs"] = {"user_agent": agent.decode("utf-8", "replace")}
         request.meta["fangxin_context"] = name
         self.inflight[name] = self.inflight.get(name, 0) + 1
         self.in_generation += 1

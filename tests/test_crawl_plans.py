@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import textwrap
 
@@ -175,3 +176,37 @@ def test_detail_sample_is_reproducible(sandbox_url, tmp_path):
     assert len(picked[0]) == 3
     assert picked[0] == picked[1]
     assert picked[0] != picked[2]
+
+
+@pytest.mark.browser
+def test_browser_pages_reused_across_recycling_with_our_user_agent(sandbox_url, tmp_path):
+    """Pages are navigated again within a context (crawlers.handler); contexts and Chromium are
+    recycled on schedule; every page is rendered once and the WARC request record carries the
+    plan's user agent, which travels on the browser context instead of per-request routing."""
+    from urllib.parse import unquote
+
+    from warcio.archiveiterator import ArchiveIterator
+
+    db, _ = crawl(tmp_path, sandbox_url, """
+        sector: ecommerce
+        seeds: [""" + ", ".join(f"${{SANDBOX}}/mall/p/{n}.html" for n in range(1, 13)) + """]
+        sampling: {max_pages: 12, max_depth: 0}
+        render: browser
+        browser: {context_pages: 5, restart_after: 10, max_pages: 2, screenshots: none}
+        """)
+    caps = rows(db, "SELECT url, render, text FROM captures")
+    assert len(caps) == 12 and len({c["url"] for c in caps}) == 12
+    assert all(c["render"] == "browser" and "现价" in c["text"] for c in caps)
+    stats = json.loads(rows(db, "SELECT stats FROM crawl_runs")[0]["stats"])
+    assert stats["fangxin/browser_contexts_recycled"] >= 2 and stats["fangxin/browser_restarts"] >= 1
+    assert stats["playwright/page_count"] <= 2 * stats["playwright/context_count"] < 12  # pages reused
+    agents = []
+    for path in (tmp_path / "warc").glob("*.warc*"):
+        with open(path, "rb") as fh:
+            for record in ArchiveIterator(fh):
+                if record.rec_type == "request" and "/mall/p/" in record.rec_headers.get_header("WARC-Target-URI"):
+                    agents.append(record.http_headers.get_header("User-Agent") or "")
+    assert len(agents) == 12
+    # Header bytes are kept as Latin-1 text (crawlers.capture) and warcio percent-encodes them.
+    agents = [unquote(a).encode("latin-1").decode("utf-8") for a in agents]
+    assert all(a.startswith("FangxinWatch/") and "测试局 (test authority)" in a for a in agents), agents[:2]
