@@ -20,3 +20,16 @@ def test_review_bench_reports_page_times_and_a_baseline(tmp_path):
         assert store.naive_queue(limit=5)
     finally:
         store.close()
+
+
+def test_bench_review_command_prints_each_page_beside_the_baseline(tmp_path):
+    from tests.conftest import run_fangxin
+
+    result = run_fangxin("bench", "review", "--db", str(tmp_path / "b.db"), "--hits", "500", "--samples", "5",
+                         "--json")
+    assert result.returncode == 0, result.stderr
+    import json
+
+    report = json.loads(result.stdout)
+    assert report["hits"] >= 500
+    assert {"queue", "hit_detail"} <= set(report["pages"]) and report["baseline_group_by_sql"]["n"] >= 3
