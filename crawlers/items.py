@@ -49,3 +49,12 @@ class Capture(scrapy.Item):
 
     # --- filled by pipelines.save -----------------------------------------
     capture_id = scrapy.Field()
+
+
+# Document fields as inspectors read them (reports, review UI); the names are the rule packs' scopes.
+FIELD_LABELS_ZH = {
+    "title": "页面标题", "body": "页面正文", "price": "价格信息", "terms": "格式条款", "alt": "图片说明（alt）",
+    "meta": "页面描述（meta）", "jsonld": "结构化数据（JSON-LD）", "ocr": "图片/画面文字（OCR）",
+    "livestream_title": "直播间标题", "chat": "弹幕/评论", "product_cards": "商品卡片", "pinned": "置顶消息",
+    "transcript": "口播（语音转写）",
+}  # fmt: skip

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crawlers.items import FIELD_LABELS_ZH
 from pipelines import chain
 from pipelines.store import Store, to_cst, utc_now
 from pipelines.warc import check_group, first_record_span, iter_records, read_bytes
@@ -283,6 +284,9 @@ def export_bundle(
             if h["capture_id"] == cid:
                 hh = dict(h)
                 hh["excerpt_html"] = mark_excerpt(h.get("excerpt") or "", h.get("match") or "")
+                hh["field_label"] = FIELD_LABELS_ZH.get(h.get("field") or "", h.get("field") or "")
+                hh["events_around"] = events_around_rows(h.get("extracted") or {})
+                hh["image_url"] = (h.get("extracted") or {}).get("image_url")
                 ctx["hits"].append(hh)
         captures_ctx.append(ctx)
 
@@ -357,6 +361,29 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.member}: {self.reason}"
+
+
+def events_around_rows(extracted: dict) -> list[dict]:
+    """Rows for the report: the events around a livestream hit, times in China time (+08:00).
+
+    Each row: {"time": "2026-01-01 20:00:05.120", "offset": "+5.12 s", "field": label, "text", "is_hit"}.
+    """
+    import datetime as dt
+
+    cst = dt.timezone(dt.timedelta(hours=8))
+    rows = []
+    for ev in extracted.get("events_around") or []:
+        try:
+            moment = dt.datetime.fromisoformat(str(ev.get("at", "")).replace("Z", "+00:00")).astimezone(cst)
+            shown = moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        except ValueError:
+            shown = str(ev.get("at", ""))
+        rows.append({
+            "time": shown, "offset": f"+{float(ev.get('t', 0.0)):.2f} s",
+            "field": FIELD_LABELS_ZH.get(ev.get("field", ""), ev.get("field", "")), "text": ev.get("text", ""),
+            "is_hit": ev.get("id") == extracted.get("event_id"),
+        })  # fmt: skip
+    return rows
 
 
 def verify_bundle(path: str | Path) -> list[Problem]:

@@ -205,6 +205,17 @@ def test_fangxin_live_flags_every_source_with_its_event_time(sandbox_url: str, t
     assert len(shots) >= 3 and shots[0].content.startswith(b"\x89PNG")
     assert records[-1].type == "metadata"
 
+    # The bundle's report lists the events around the hit, the hit's own event marked.
+    import zipfile
+
+    out = tmp_path / "live.zip"
+    done = run_fangxin("evidence", "export", str(hit["id"]), "--out", str(out), "--no-pdf", "--db", db)
+    assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(out) as zf:
+        report = zf.read("report.html").decode("utf-8")
+    assert "前后事件（直播）" in report and 'class="hit-event"' in report and "口播（语音转写）" in report
+    assert run_fangxin("evidence", "verify", str(out)).returncode == 0
+
 
 @needs_browser_and_ocr
 def test_fangxin_live_clean_room_has_no_hit(sandbox_url: str, tmp_path: Path) -> None:
@@ -229,7 +240,7 @@ def test_live_plan_loads_and_runs(sandbox_url: str, tmp_path: Path, monkeypatch)
 
 
 def test_events_around_rows_for_the_report() -> None:
-    from crawlers.live.analyze import events_around_rows
+    from pipelines.bundle import events_around_rows
 
     extracted = {"event_id": 1, "events_around": [
         {"id": 0, "at": "2026-01-01T12:00:00.500Z", "t": 0.5, "field": "chat", "text": "主播好"},

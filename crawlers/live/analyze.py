@@ -169,32 +169,3 @@ def analyse(session: Session, engine: Any) -> tuple[list[Event], dict[str, str],
         hits.append(data)
     hits.sort(key=lambda h: (h["extracted"].get("event_offset", 0.0), h.get("field") or "", h.get("start") or 0))
     return events, fields, hits
-
-
-FIELD_LABELS = {
-    "livestream_title": "直播间标题", "chat": "弹幕/评论", "product_cards": "商品卡片", "pinned": "置顶消息",
-    "ocr": "画面文字（OCR）", "transcript": "口播（语音转写）",
-}  # fmt: skip
-
-
-def events_around_rows(extracted: dict) -> list[dict]:
-    """Rows for an evidence report: the events around a live hit, times in China time (+08:00).
-
-    Each row: {"time": "2026-01-01 20:00:05.120", "offset": "+5.12 s", "field": label, "text", "is_hit"}.
-    """
-    import datetime as dt
-
-    cst = dt.timezone(dt.timedelta(hours=8))
-    rows = []
-    for ev in extracted.get("events_around") or []:
-        try:
-            moment = dt.datetime.fromisoformat(str(ev.get("at", "")).replace("Z", "+00:00")).astimezone(cst)
-            shown = moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-        except ValueError:
-            shown = str(ev.get("at", ""))
-        rows.append({
-            "time": shown, "offset": f"+{float(ev.get('t', 0.0)):.2f} s",
-            "field": FIELD_LABELS.get(ev.get("field", ""), ev.get("field", "")), "text": ev.get("text", ""),
-            "is_hit": ev.get("id") == extracted.get("event_id"),
-        })  # fmt: skip
-    return rows
