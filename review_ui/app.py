@@ -367,9 +367,14 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         if replay_port and capture.get("warc_file"):
             origin = f"{request.url.scheme}://{request.url.hostname}:{replay_port}"
             replay_src = f"{origin}/capture/{capture['id']}?t={replay_tokens.dumps(capture['id'])}"
+        from pipelines.bundle import events_around_rows
+
+        extracted = hit.get("extracted") or {}
+        event_cst = to_cst(extracted["event_time"]) if extracted.get("event_time") else None
         response = render("hit.html", hit=hit, capture=capture, session=session, before=before, matched=matched,
                           after=after, captured_cst=to_cst(capture["fetched_at"]), can_decide=can_decide,
-                          history=history, replay_src=replay_src, price_chart=chart)  # fmt: skip
+                          history=history, replay_src=replay_src, price_chart=chart, event_cst=event_cst,
+                          events_around=events_around_rows(extracted), image_url=extracted.get("image_url"))  # fmt: skip
         if replay_src:
             response.headers["Content-Security-Policy"] = security.csp_framing(origin)
         return with_session(response, session)

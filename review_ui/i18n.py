@@ -19,6 +19,10 @@ EN: dict[str, str] = {
     "商家风险": "Merchant risk", "规则": "Rules", "审计日志": "Audit log", "退出": "Log out",
     "执法人员": "inspector", "主管": "supervisor", "规则编写": "rule author", "审计": "auditor", "管理员": "admin",
     "错误": "Error", "返回审核队列": "Back to the queue", "完成": "Done", "返回": "Back",
+    # livestream and OCR hits
+    "事件时间": "Event time", "监测开始后 {s} 秒": "{s} s into the watch", "事件来源": "Event source",
+    "图片地址": "Image URL", "前后事件": "Events around the hit", "时间（+08:00）": "Time (+08:00)",
+    "偏移": "Offset", "来源": "Source", "内容": "Text",
     # login
     "登录": "Log in", "执法人员登录": "Inspector login", "用户名": "User name", "密码": "Password",
     "表单已过期，请重新登录。": "The form has expired; please log in again.",

@@ -140,3 +140,28 @@ def test_hit_detail_marks_the_match_in_its_context_escaped(review_server, db_pat
     assert "全网<mark>最佳</mark>，欢迎选购" in page
     assert "&lt;b onmouseover=alert(3)&gt;" in page and "<b onmouseover" not in page
     assert "2026-11-26 09:00:00 +08:00" in page  # capture time shown in China time
+
+
+def test_live_hit_shows_its_event_time_and_the_events_around_it(review_server, db_path):
+    store = Store(db_path)
+    try:
+        run = store.start_run("live", "tester", {})
+        chat = "加我微信私下交易更便宜"
+        extracted = {"event_time": "2026-11-26T12:00:05.000Z", "event_offset": 5.0, "event_source": "ws:webcast",
+                     "event_id": 1, "events_around": [
+                         {"id": 0, "at": "2026-11-26T12:00:01.000Z", "t": 1.0, "field": "chat", "text": "主播好<b>"},
+                         {"id": 1, "at": "2026-11-26T12:00:05.000Z", "t": 5.0, "field": "chat", "text": chat}]}
+        store.save_capture(run, {"url": "http://127.0.0.1/live/room/1", "status": 200, "body": b"{}",
+                                 "fetched_at": "2026-11-26T12:00:00Z", "fields": {"chat": chat}, "render": "live"},
+                           [{"rule": "LIVE-PRIVATE-DEAL", "pack": "t", "pack_version": "1", "category": "livestream",
+                             "severity": "high", "confidence": 0.9, "law": "《网络直播营销管理办法（试行）》", "legal": [],
+                             "message": "诱导私下交易", "field": "chat", "start": 0, "end": len(chat), "match": chat,
+                             "excerpt": chat, "extracted": extracted, "exceptions": []}])
+        hit_id = max(h["id"] for h in store.iter_hits())
+    finally:
+        store.close()
+    opener = client()
+    login(opener, review_server, "wang", "correct horse battery")
+    page = opener.open(f"{review_server}/hit/{hit_id}").read().decode()
+    assert "事件时间" in page and "2026-11-26 20:00:05 +08:00" in page
+    assert 'class="hit-event"' in page and "主播好&lt;b&gt;" in page
