@@ -22,7 +22,7 @@ EN: dict[str, str] = {
     # livestream and OCR hits
     "事件时间": "Event time", "监测开始后 {s} 秒": "{s} s into the watch", "事件来源": "Event source",
     "图片地址": "Image URL", "前后事件": "Events around the hit", "时间（+08:00）": "Time (+08:00)",
-    "偏移": "Offset", "来源": "Source", "内容": "Text",
+    "偏移": "Offset", "文字内容": "Text",
     # login
     "登录": "Log in", "执法人员登录": "Inspector login", "用户名": "User name", "密码": "Password",
     "表单已过期，请重新登录。": "The form has expired; please log in again.",
