@@ -80,6 +80,7 @@ class Sampler:
         self.marks = sorted(marks)
         self.at: dict[int, float] = {}
         self.pages = 0
+        self.samples: list[tuple[int, float]] = []  # (pages done, MB)
         self.cpu: dict[tuple[int, float], float] = {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
@@ -90,10 +91,18 @@ class Sampler:
             self.sample_cpu(procs)
             mb = tree_mb(os.getpid(), procs)
             self.peak = max(self.peak, mb)
+            self.samples.append((self.pages, mb))
             for mark in self.marks:
                 if mark not in self.at and self.pages >= mark:
                     self.at[mark] = round(mb, 1)
             self.stop.wait(0.5)
+
+    def window_mean(self, mark: int, window: int) -> float | None:
+        """Mean memory over the pages (mark - window, mark]: with `window` the context lifetime,
+        one whole recycling cycle, so two marks compare like with like (a single sample may
+        fall just after a context was closed, or just before)."""
+        values = [mb for pages, mb in self.samples if mark - window < pages <= mark]
+        return round(sum(values) / len(values), 1) if values else None
 
     def sample_cpu(self, procs) -> None:
         for proc in procs.values():
@@ -244,7 +253,8 @@ def main(argv=None) -> None:
         cpu = sampler.cpu_seconds() - cpu0
     result = {"mode": args.mode, "chromium": chromium_used(args), "pages": pages, "seconds": round(seconds, 2),
               "pages_per_s": round(pages / seconds, 2) if seconds else 0.0, "peak_mb": round(sampler.peak, 1),
-              "memory_at": sampler.at, "cpu_s": round(cpu, 1),
+              "memory_at": sampler.at,
+              "memory_window": {m: sampler.window_mean(m, args.context_pages) for m in marks}, "cpu_s": round(cpu, 1),
               "cpu_ms_per_page": round(1000 * cpu / pages, 1) if pages else None,
               "load": [round(x, 2) for x in os.getloadavg()]}
     if os.path.exists(args.db) and args.mode not in ("bare", "pwloop"):
