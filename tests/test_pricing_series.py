@@ -1,9 +1,9 @@
 """The changing shop (tests/sites/pricing.py) crawled over simulated days; series hits on the dishonest sellers only.
 
-One real `fangxin crawl` per simulated day, each a process whose capture clock reads the simulated
-date (crawlers.capture.utc_now is replaced in the child, nothing else); the sandbox's clock is set
-through its loopback-only /pricing/_clock endpoint. After each day's crawl the series rules run over
-the store, as the lead's post-crawl hook will.
+One real `fangxin crawl` per simulated day, each a process whose capture and store clocks read the
+simulated date (crawlers.capture.utc_now and pipelines.store.utc_now are replaced in the child,
+nothing else); the sandbox's clock is set through its loopback-only /pricing/_clock endpoint. The
+crawl command itself runs the series rules over the products it saw.
 """
 
 from __future__ import annotations
