@@ -235,7 +235,7 @@ def main(argv=None) -> None:
     parser.add_argument("--db", default="bench.db")
     parser.add_argument("--marks", default="", help="page counts at which to record memory, e.g. 200,2000")
     parser.add_argument("--context-pages", type=int, default=100)
-    parser.add_argument("--restart-after", type=int, default=500)
+    parser.add_argument("--restart-after", type=int, default=200)
     parser.add_argument("--chromium", default="", help="Chromium binary (default: crawlers.browser's choice)")
     args = parser.parse_args(argv)
     os.environ[TAG] = f"{os.getpid()}-{time.time()}"  # inherited by Chromium, see tree_mb()

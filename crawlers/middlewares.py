@@ -85,7 +85,7 @@ class BrowserPages:
         settings = crawler.settings
         self.crawler = crawler
         self.context_pages = max(1, settings.getint("FANGXIN_CONTEXT_PAGES", 100))
-        self.restart_pages = max(self.context_pages, settings.getint("FANGXIN_BROWSER_RESTART_PAGES", 500))
+        self.restart_pages = max(self.context_pages, settings.getint("FANGXIN_BROWSER_RESTART_PAGES", 200))
         self.wait_until = settings.get("FANGXIN_WAIT_UNTIL", "networkidle")
         self.screenshots = settings.get("FANGXIN_SCREENSHOTS", "hits")
         self.generation = 0

@@ -47,7 +47,7 @@ class Plan:
     sample_seed: int = 0
     render: str = "static"
     context_pages: int = 100  # fresh browser context after this many rendered pages
-    restart_after: int = 500  # fresh browser after this many rendered pages
+    restart_after: int = 200  # fresh browser after this many rendered pages
     browser_pages: int = 4  # rendered pages open at once
     screenshots: str = "hits"  # hits | all | none
     wait_until: str = "networkidle"
@@ -223,7 +223,7 @@ def load_plan(path: str | Path, variables: dict[str, str] | None = None) -> Plan
         sample_seed=int(sampling.get("seed", 0)),
         render=clean.get("render", "static"),
         context_pages=int(browser.get("context_pages", 100)),
-        restart_after=int(browser.get("restart_after", 500)),
+        restart_after=int(browser.get("restart_after", 200)),
         browser_pages=int(browser.get("max_pages", 4)),
         screenshots=browser.get("screenshots", "hits"),
         wait_until=browser.get("wait_until", "networkidle"),

@@ -35,7 +35,7 @@ def _run(mode: str, base: str, pages: int, workdir: str, *extra: str) -> dict:
 @click.option("--browser-pages", type=int, default=4, show_default=True, help="Pages open in Chromium at once.")
 @click.option("--context-pages", type=int, default=100, show_default=True,
               help="Fresh browser context after this many rendered pages.")
-@click.option("--restart-after", type=int, default=500, show_default=True,
+@click.option("--restart-after", type=int, default=200, show_default=True,
               help="Fresh Chromium after this many rendered pages.")
 @click.option("--repeat", type=int, default=1, show_default=True,
               help="Run the rendered pair (pipeline, bare loop) this many times, alternating; report the median.")
