@@ -74,6 +74,7 @@ def plan_settings(plan) -> dict:
         "FANGXIN_BROWSER_RESTART_PAGES": plan.restart_after,
         "FANGXIN_WAIT_UNTIL": plan.wait_until,
         "FANGXIN_SCREENSHOTS": plan.screenshots,
+        "FANGXIN_OCR": plan.ocr,
         "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": plan.browser_pages,
         # The crash-safe frontier: a crawl killed and started again resumes (crawlers/frontier.py).
         "SCHEDULER": "crawlers.frontier.SqliteScheduler",

@@ -69,12 +69,20 @@ ITEM_PIPELINES = {
     "pipelines.recrawl.UnchangedPipeline": 50,  # same body as the latest stored capture: not re-flagged
     "pipelines.extract.ExtractPipeline": 100,  # document fields, prices, merchant
     "pipelines.flag.FlagPipeline": 200,  # rule engine
+    "pipelines.ocr.OcrPipeline": 210,  # text in product images (only when FANGXIN_OCR is on)
     "crawlers.pipelines.HitScreenshot": 250,  # full-page screenshot of pages with a hit
     "pipelines.evidence.EvidencePipeline": 300,  # WARC records, hash chain
     "pipelines.save.SavePipeline": 400,  # SQLite store, one transaction per capture
 }
 
 # --- Our settings --------------------------------------------------------------
+# OCR of product-detail images (rapidocr): off by default, on per plan (`ocr: true`) or with
+# -s FANGXIN_OCR=true. Images below the size thresholds are skipped; results are cached by hash.
+FANGXIN_OCR = False
+FANGXIN_OCR_MIN_PIXELS = 40000  # width x height
+FANGXIN_OCR_MIN_SIDE = 120  # shorter side, pixels
+FANGXIN_OCR_MAX_IMAGES = 12  # per page, in document order
+FANGXIN_OCR_CACHE = ""  # on-disk OCR cache; empty: `ocr-cache/` beside the database
 FANGXIN_DB = "data/fangxin.db"  # the SQLite store
 FANGXIN_EVIDENCE_DIR = ""  # WARC folder; empty: `warc/` beside the database
 FANGXIN_OPERATOR = ""  # who runs the crawl; empty: the OS user

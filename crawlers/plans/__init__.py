@@ -46,6 +46,7 @@ class Plan:
     detail_sample: int | None = None  # random sample of detail pages per site
     sample_seed: int = 0
     render: str = "static"
+    ocr: bool = False  # OCR of product-detail images
     context_pages: int = 100  # fresh browser context after this many rendered pages
     restart_after: int = 200  # fresh browser after this many rendered pages
     browser_pages: int = 4  # rendered pages open at once
@@ -222,6 +223,7 @@ def load_plan(path: str | Path, variables: dict[str, str] | None = None) -> Plan
         detail_sample=sampling.get("detail_sample"),
         sample_seed=int(sampling.get("seed", 0)),
         render=clean.get("render", "static"),
+        ocr=bool(clean.get("ocr", False)),
         context_pages=int(browser.get("context_pages", 100)),
         restart_after=int(browser.get("restart_after", 200)),
         browser_pages=int(browser.get("max_pages", 4)),
