@@ -40,6 +40,7 @@ class Entry:
     history: list = field(default_factory=list)
     urls: list[str] = field(default_factory=list)  # a watch entry: these pages, every `interval` seconds
     interval: float | None = None
+    kind: str = "crawl"  # "live": a live-room plan, run by the room monitor
 
     def advance(self, after: float) -> None:
         if self.interval:
@@ -60,7 +61,8 @@ class Scheduler:
         self.db = db
         self.extra_args = list(extra_args or [])
         self.env = env
-        self.entries = [Entry(path, plan.name, plan.schedule) for path, plan in plans if plan.schedule]
+        self.entries = [Entry(path, plan.name, plan.schedule, kind=getattr(plan, "kind", "crawl"))
+                        for path, plan in plans if plan.schedule]
         # watched products (plan `watch`): their own entry, recrawled every interval, so the price
         # series stay dense enough for the series rules whatever the plan's cron schedule is
         self.entries += [
@@ -71,6 +73,8 @@ class Scheduler:
         self.stopping = False
 
     def command(self, entry: Entry) -> list[str]:
+        if entry.kind == "live":
+            return [sys.executable, "-m", "crawlers.live.plan", entry.path, "--db", self.db]
         if entry.urls:
             urls = [arg for url in entry.urls for arg in ("--url", url)]
             return [sys.executable, "-m", "fangxin.cli", "crawl", *urls, "--db", self.db, *self.extra_args]

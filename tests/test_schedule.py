@@ -39,3 +39,26 @@ def test_schedule_refuses_plan_without_schedule(tmp_path):
     plan.write_text("sector: other\nseeds: [http://example.org/]\n", encoding="utf-8")
     result = run_fangxin("schedule", str(plan), "--db", str(tmp_path / "x.db"))
     assert result.returncode == 2 and "schedule" in result.stderr
+
+
+LIVE_PLAN = """kind: live
+name: live-rooms
+sector: livestream
+seeds: ["${SANDBOX}/live/room/1001?speed=8"]
+live: {seconds: 2, shot_every: 0, ocr: false}
+schedule: "* * * * * */2"
+"""
+
+
+def test_schedule_runs_live_plans_with_the_room_monitor(sandbox_url, tmp_path):
+    plan = tmp_path / "live.yaml"
+    plan.write_text(LIVE_PLAN, encoding="utf-8")
+    db = str(tmp_path / "fangxin.db")
+    result = run_fangxin("schedule", str(plan), "--db", db, "--duration", "8", "--max-runs", "1",
+                         env={"SANDBOX": sandbox_url}, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    runs = rows(db, "SELECT * FROM crawl_runs WHERE status != 'skipped' ORDER BY id")
+    assert runs and runs[0]["status"] == "finished"
+    captures = rows(db, "SELECT url FROM captures")
+    assert any("/live/room/1001" in c["url"] for c in captures)
+    assert rows(db, "SELECT count(*) n FROM hits WHERE field = 'chat'")[0]["n"] > 0

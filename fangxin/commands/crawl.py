@@ -130,9 +130,12 @@ def schedule(plans: tuple[str, ...], sets: tuple[str, ...], duration: float | No
     last), read in the machine's local time. Each run is a `fangxin crawl`
     process recorded in crawl_runs (start, end, status, pages, hits, errors).
     A plan whose previous run is still going is not started again: that time
-    is recorded as a `skipped` run. Ctrl-C stops the scheduler; running crawls
-    stop cleanly and resume at their next run.
+    is recorded as a `skipped` run. Plans of `kind: live` (crawlers/live/plans/)
+    are watched by the room monitor for their `live.seconds` instead of crawled.
+    Ctrl-C stops the scheduler; running crawls stop cleanly and resume at their
+    next run.
     """
+    from crawlers.live.plan import LivePlanError
     from crawlers.plans import PlanError, load_plan
     from crawlers.scheduler import Scheduler
     from fangxin.paths import ensure_parent
@@ -140,8 +143,8 @@ def schedule(plans: tuple[str, ...], sets: tuple[str, ...], duration: float | No
     loaded = []
     for path in plans:
         try:
-            plan = load_plan(path)
-        except PlanError as exc:
+            plan = LivePlan.load(path) if is_live_plan(path) else load_plan(path)
+        except (PlanError, LivePlanError) as exc:
             fail(str(exc), 2)
         if not plan.schedule and not plan.watch_products:
             fail(f"{path}: schedule: the plan has neither a cron schedule nor watched products "
@@ -153,6 +156,36 @@ def schedule(plans: tuple[str, ...], sets: tuple[str, ...], duration: float | No
     ensure_parent(db)
     extra = [arg for pair in sets for arg in ("-s", pair)]
     Scheduler(loaded, db, extra).run(duration=duration, max_runs=max_runs)
+
+
+def is_live_plan(path: str) -> bool:
+    """A plan file whose top-level `kind` is `live` (watched by the room monitor, not crawled)."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = yaml.safe_load(fh)
+    except (OSError, yaml.YAMLError):
+        return False  # load_plan reports the problem with its file and line
+    return isinstance(doc, dict) and doc.get("kind") == "live"
+
+
+class LivePlan:
+    """The few facts the scheduler needs of a live-room plan."""
+
+    kind = "live"
+    watch_products: list[str] = []
+    watch_interval = None
+
+    def __init__(self, data: dict):
+        self.name = data["name"]
+        self.schedule = data.get("schedule")
+
+    @classmethod
+    def load(cls, path: str) -> LivePlan:
+        from crawlers.live.plan import load_live_plan
+
+        return cls(load_live_plan(path))
 
 
 @click.command()
