@@ -50,6 +50,7 @@ class Progress:
         self.enabled = enabled
         self.started = time.monotonic()
         self.loop = None
+        self.tty = False
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -81,12 +82,15 @@ class Progress:
 
     def opened(self, spider):
         self.started = time.monotonic()
+        # On a terminal the line is redrawn every second; into a log file (CI, `fangxin demo` under a
+        # service manager) a whole line is written every 10 seconds instead.
+        self.tty = sys.stderr.isatty()
         if self.enabled:
             self.loop = task.LoopingCall(self.tick)
-            self.loop.start(1.0, now=False)
+            self.loop.start(1.0 if self.tty else 10.0, now=False)
 
     def tick(self):
-        sys.stderr.write("\r" + self.line() + " ")
+        sys.stderr.write(("\r" + self.line() + " ") if self.tty else (self.line() + "\n"))
         sys.stderr.flush()
 
     def closed(self, spider, reason):
@@ -95,7 +99,7 @@ class Progress:
         if self.enabled:
             f = self.figures()
             sys.stderr.write(
-                "\r" + self.line() + "\n"
+                ("\r" if self.tty else "") + self.line() + "\n"
                 + f"完成 done: {f['pages']} pages in {f['elapsed']:.1f} s, {f['hits']} hits, "
                 + f"{f['errors']} errors ({reason})\n"
             )
