@@ -199,6 +199,17 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
                             secure=HTTPS)  # fmt: skip
         return response
 
+    def logged_in(handler):
+        """Send a visitor without a valid session to /login; otherwise call handler(request, session)."""
+
+        async def guarded(request: Request):
+            session = session_of(request)
+            if session is None:
+                return RedirectResponse("/login", status_code=303)
+            return await handler(request, session)
+
+        return guarded
+
     failed_logins: dict[str, list[float]] = {}
 
     def throttled(name: str) -> bool:
@@ -276,10 +287,8 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
                               since=f.get("since"), until=f.get("until"), assignee=f.get("assignee"),
                               limit=limit, offset=offset)  # fmt: skip
 
-    async def queue(request: Request):
-        session = session_of(request)
-        if session is None:
-            return RedirectResponse("/login", status_code=303)
+    @logged_in
+    async def queue(request: Request, session: dict):
         f = queue_filters(request.query_params)
         page = int(request.query_params["page"]) if (request.query_params.get("page") or "").isdigit() else 1
         page = max(1, min(page, 10_000))
@@ -338,10 +347,8 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
             return refuse(request, session, 404, "没有这个视图。")
         return with_session(RedirectResponse("/queue", status_code=303), session)
 
-    async def hit_detail(request: Request):
-        session = session_of(request)
-        if session is None:
-            return RedirectResponse("/login", status_code=303)
+    @logged_in
+    async def hit_detail(request: Request, session: dict):
         try:
             hit_id = int(request.path_params["hit_id"])
         except ValueError:
@@ -379,11 +386,9 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
             response.headers["Content-Security-Policy"] = security.csp_framing(origin)
         return with_session(response, session)
 
-    async def hit_screenshot(request: Request):
+    @logged_in
+    async def hit_screenshot(request: Request, session: dict):
         """The capture's full-page screenshot (PNG made by our own Chromium), from its WARC record."""
-        session = session_of(request)
-        if session is None:
-            return RedirectResponse("/login", status_code=303)
         try:
             hit_id = int(request.path_params["hit_id"])
         except ValueError:
@@ -561,10 +566,8 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
                                               "restored_state": result["restored_state"]}), session)  # fmt: skip
         return with_session(RedirectResponse("/queue", status_code=303), session)
 
-    async def leads(request: Request):
-        session = session_of(request)
-        if session is None:
-            return RedirectResponse("/login", status_code=303)
+    @logged_in
+    async def leads(request: Request, session: dict):
         show = request.query_params.get("state") or "open"
         states = {"open": workflow.OPEN_LEAD_STATES, "all": None}.get(show, (show,) if show in LEAD_STATE_ZH else None)
         s = store()
@@ -574,10 +577,8 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
             s.close()
         return with_session(render("leads.html", leads=rows, session=session, show=show), session)
 
-    async def lead_detail(request: Request):
-        session = session_of(request)
-        if session is None:
-            return RedirectResponse("/login", status_code=303)
+    @logged_in
+    async def lead_detail(request: Request, session: dict):
         try:
             lead_id = int(request.path_params["lead_id"])
         except ValueError:
@@ -663,11 +664,9 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         return with_session(Response(data, media_type="application/zip", headers={
             "Content-Disposition": f'attachment; filename="fangxin-{kind}-{number}.zip"'}), session)  # fmt: skip
 
-    async def merchants(request: Request):
+    @logged_in
+    async def merchants(request: Request, session: dict):
         """Merchants ranked by risk score (the basis for 行政约谈)."""
-        session = session_of(request)
-        if session is None:
-            return RedirectResponse("/login", status_code=303)
         s = store()
         try:
             ranked = risk.scores(s.merchant_hit_counts(), s.merchant_lead_counts(), workflow.today_cst())
@@ -678,10 +677,8 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         rows = [dict(info.get(m, {"id": m}), **score) for m, score in top]
         return with_session(render("merchants.html", session=session, rows=rows), session)
 
-    async def merchant_detail(request: Request):
-        session = session_of(request)
-        if session is None:
-            return RedirectResponse("/login", status_code=303)
+    @logged_in
+    async def merchant_detail(request: Request, session: dict):
         try:
             merchant_id = int(request.path_params["merchant_id"])
         except ValueError:
@@ -705,10 +702,8 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
                                    leads=lead_rows, hits=hit_rows, weeks=risk.weekly(counts, today),
                                    charts=charts), session)  # fmt: skip
 
-    async def rules_index(request: Request):
-        session = session_of(request)
-        if session is None:
-            return RedirectResponse("/login", status_code=303)
+    @logged_in
+    async def rules_index(request: Request, session: dict):
         holder = await run_in_threadpool(rulebench.engine)
         s = store()
         try:
@@ -722,11 +717,9 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         return with_session(render("rules.html", session=session, rows=rows, category=category,
                                    pack_error=holder.last_error), session)  # fmt: skip
 
-    async def rules_try(request: Request):
+    @logged_in
+    async def rules_try(request: Request, session: dict):
         """Run the crawl's rule engine on a text typed by the user (no state change; POST keeps long text out of URLs)."""
-        session = session_of(request)
-        if session is None:
-            return RedirectResponse("/login", status_code=303)
         text, hits = "", None
         if request.method == "POST":
             form = await request.form()
@@ -737,10 +730,8 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
             hits = rulebench.try_text(holder.engine, text)
         return with_session(render("rules_try.html", session=session, text=text, hits=hits), session)
 
-    async def rules_false_positives(request: Request):
-        session = session_of(request)
-        if session is None:
-            return RedirectResponse("/login", status_code=303)
+    @logged_in
+    async def rules_false_positives(request: Request, session: dict):
         rule = (request.query_params.get("rule") or "").strip()[:100] or None
         s = store()
         try:
@@ -756,11 +747,9 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         return with_session(render("rules_fp.html", session=session, groups=groups, snippets=snippets,
                                    rule=rule, can_edit=session.get("role") in RULE_EDIT_ROLES), session)  # fmt: skip
 
-    async def dashboard(request: Request):
+    @logged_in
+    async def dashboard(request: Request, session: dict):
         """Hits by sector and category over recent weeks, open leads by deadline, rule precision."""
-        session = session_of(request)
-        if session is None:
-            return RedirectResponse("/login", status_code=303)
         today = workflow.today_cst()
         first_week = today - dt.timedelta(days=today.weekday()) - dt.timedelta(weeks=DASHBOARD_WEEKS - 1)
         s = store()
@@ -885,11 +874,9 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         return with_session(render("notice.html", session=session, back="/rules/false-positives",
                                    message=f"已将样例加入规则 {rule_id} 的 must_not_match，规则测试全部通过。"), session)
 
-    async def audit(request: Request):
+    @logged_in
+    async def audit(request: Request, session: dict):
         """The audit log, read-only, for auditors, supervisors and admins."""
-        session = session_of(request)
-        if session is None:
-            return RedirectResponse("/login", status_code=303)
         if session.get("role") not in AUDIT_ROLES:
             return render("error.html", status=403, session=session, message="您的角色无权查看审计日志。")
         q = request.query_params
