@@ -231,11 +231,8 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         password = str(form.get("password") or "")
         if throttled(name):
             return render("login.html", status=429, csrf=form.get("csrf"), error=i18n.gettext("登录失败次数过多，请 15 分钟后再试。"))
-        s = store()
-        try:
+        with store() as s:
             user = s.get_user(name)
-        finally:
-            s.close()
         if not user or not security.verify_password(user["password_hash"], password):
             failed_logins.setdefault(name, []).append(time.time())
             return render("login.html", status=401, csrf=form.get("csrf"), error=i18n.gettext("用户名或密码错误。"))
@@ -292,14 +289,11 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         f = queue_filters(request.query_params)
         page = int(request.query_params["page"]) if (request.query_params.get("page") or "").isdigit() else 1
         page = max(1, min(page, 10_000))
-        s = store()
-        try:
+        with store() as s:
             hits = load_queue(s, f, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
             sectors = s.queue_sectors()
             recent = s.recent_decisions(session["user"]) if session.get("role") in DECIDE_ROLES else []
             views = s.list_views(session["user"])
-        finally:
-            s.close()
         more = len(hits) > PAGE_SIZE
         hits = hits[:PAGE_SIZE]
         query = filter_query(f)
@@ -322,11 +316,8 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
             return refuse(request, session, 400, "视图名称须为 1 至 40 个字。")
         f = queue_filters(dict(parse_qsl(str(form.get("query") or ""))))  # re-validated, never stored raw
         query = urlencode(filter_query(f))
-        s = store()
-        try:
+        with store() as s:
             s.save_view(user["username"], name, query)
-        finally:
-            s.close()
         return with_session(RedirectResponse("/queue" + (f"?{query}" if query else ""), status_code=303), session)
 
     async def delete_view(request: Request):
@@ -338,11 +329,8 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
             view_id = int(request.path_params["view_id"])
         except ValueError:
             return refuse(request, session, 404, "没有这个视图。")
-        s = store()
-        try:
+        with store() as s:
             deleted = s.delete_view(user["username"], view_id)
-        finally:
-            s.close()
         if not deleted:
             return refuse(request, session, 404, "没有这个视图。")
         return with_session(RedirectResponse("/queue", status_code=303), session)
@@ -353,8 +341,7 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
             hit_id = int(request.path_params["hit_id"])
         except ValueError:
             return render("error.html", status=404, session=session, message="没有这条命中记录。")
-        s = store()
-        try:
+        with store() as s:
             hit = s.get_hit(hit_id)
             capture = s.get_capture(hit["capture_id"]) if hit else None
             history = s.hit_history(hit_id) if hit else []
@@ -362,8 +349,6 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
             product = (capture or {}).get("final_url") or (capture or {}).get("url") or ""  # a series record's product
             chart = (Markup(price_chart_svg(s.price_observations(product), highlight=set(proving)))
                      if proving and capture else None)  # a series hit: its price series, proving captures ringed
-        finally:
-            s.close()
         if not hit or not capture:
             return render("error.html", status=404, session=session, message="没有这条命中记录。")
         before, matched, after = marked_context(capture.get("fields", {}).get(hit["field"] or "", ""),
@@ -430,11 +415,8 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         token = request.headers.get("x-csrf-token") or form.get("csrf")
         if not security.same_token(str(token or ""), session.get("csrf")):
             return refuse(request, session, 403, "请求校验失败（CSRF），请刷新页面后重试。")
-        s = store()
-        try:
+        with store() as s:
             user = s.get_user(session["user"])
-        finally:
-            s.close()
         if not user or not user["active"] or user["role"] not in roles:
             return refuse(request, session, 403, "您的角色无权执行此操作。")
         return session, user, form
@@ -481,8 +463,7 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         reason, problem = read_reason(form, required=action == "false-positive")
         if problem:
             return refuse(request, session, 400, "标记误报必须填写理由。" if not reason else problem)
-        s = store()
-        try:
+        with store() as s:
             try:
                 result = s.decide_hits(hit_id, state, user["username"], user_id=user["id"], note=reason or None,
                                        assignee=ESCALATED_TO if action == "escalate" else None,
@@ -497,8 +478,6 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
             if not wants_json(request):
                 nxt = load_queue(s, {"state": "open"}, 1)
                 next_hit = nxt[0]["id"] if nxt else None
-        finally:
-            s.close()
         message = i18n.gettext(done) + (f"（{i18n.gettext('线索 #{id}', id=result['lead_id'])}）"
                                          if result["lead_id"] else "")  # fmt: skip
         if wants_json(request):
@@ -528,14 +507,11 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         if len(ids) > MAX_BULK:
             return refuse(request, session, 400, f"一次最多处理 {MAX_BULK} 条。")
         state, done = ACTIONS[action]
-        s = store()
-        try:
+        with store() as s:
             result = s.decide_bulk(ids, state, user["username"], user_id=user["id"], note=reason,
                                    assignee=ESCALATED_TO if action == "escalate" else None,
                                    lead_title=lead_title if action == "confirm" else None,
                                    check=decision_check(action, user["role"]))  # fmt: skip
-        finally:
-            s.close()
         skipped = [{"hit_id": item["hit_id"], "reason": REFUSALS.get(item["reason"], (409, item["reason"]))[1]}
                    for item in result["skipped"]]  # fmt: skip
         applied = result["applied"]
@@ -570,11 +546,8 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
     async def leads(request: Request, session: dict):
         show = request.query_params.get("state") or "open"
         states = {"open": workflow.OPEN_LEAD_STATES, "all": None}.get(show, (show,) if show in LEAD_STATE_ZH else None)
-        s = store()
-        try:
+        with store() as s:
             rows = s.list_leads(states)
-        finally:
-            s.close()
         return with_session(render("leads.html", leads=rows, session=session, show=show), session)
 
     @logged_in
@@ -583,14 +556,11 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
             lead_id = int(request.path_params["lead_id"])
         except ValueError:
             return render("error.html", status=404, session=session, message="没有这条线索。")
-        s = store()
-        try:
+        with store() as s:
             lead = s.get_lead_full(lead_id)
             hits = s.lead_hits_detail(lead_id) if lead else []
             merchant = s.get_merchant(lead["merchant_id"]) if lead and lead["merchant_id"] else None
             officers = s.active_users(workflow.OFFICER_ROLES)
-        finally:
-            s.close()
         if not lead:
             return render("error.html", status=404, session=session, message="没有这条线索。")
         steps = workflow.available(lead, session.get("role", ""), session.get("user", ""))
@@ -611,8 +581,7 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
             lead_id = int(request.path_params["lead_id"])
         except ValueError:
             return refuse(request, session, 404, "没有这条线索。")
-        s = store()
-        try:
+        with store() as s:
             names = {u["username"] for u in s.active_users(workflow.OFFICER_ROLES)}
             values, problem = workflow.validate(name, form, names)
             if problem:
@@ -630,8 +599,6 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
                 return refuse(request, session, 409, str(refused))
             except StoreError:
                 return refuse(request, session, 404, "没有这条线索。")
-        finally:
-            s.close()
         if wants_json(request):
             return with_session(JSONResponse({"ok": True, "state": lead["state"],
                                               "label": LEAD_STATE_ZH.get(lead["state"], lead["state"])}), session)
@@ -650,8 +617,7 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
             return refuse(request, session, 404, "没有这条记录。")
         from pipelines.bundle import BundleError, export_bundle
 
-        s = store()
-        try:
+        with store() as s:
             with tempfile.TemporaryDirectory() as tmp:
                 out = Path(tmp) / f"fangxin-{kind}-{number}.zip"
                 try:
@@ -659,21 +625,16 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
                 except BundleError as exc:
                     return refuse(request, session, 404 if "no " in str(exc) else 409, str(exc))
                 data = out.read_bytes()
-        finally:
-            s.close()
         return with_session(Response(data, media_type="application/zip", headers={
             "Content-Disposition": f'attachment; filename="fangxin-{kind}-{number}.zip"'}), session)  # fmt: skip
 
     @logged_in
     async def merchants(request: Request, session: dict):
         """Merchants ranked by risk score (the basis for 行政约谈)."""
-        s = store()
-        try:
+        with store() as s:
             ranked = risk.scores(s.merchant_hit_counts(), s.merchant_lead_counts(), workflow.today_cst())
             top = sorted(ranked.items(), key=lambda kv: (-kv[1]["score"], kv[0]))[:MERCHANT_PAGE]
             info = s.merchants_by_id([m for m, _ in top])
-        finally:
-            s.close()
         rows = [dict(info.get(m, {"id": m}), **score) for m, score in top]
         return with_session(render("merchants.html", session=session, rows=rows), session)
 
@@ -683,8 +644,7 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
             merchant_id = int(request.path_params["merchant_id"])
         except ValueError:
             return render("error.html", status=404, session=session, message="没有这个商家。")
-        s = store()
-        try:
+        with store() as s:
             merchant = s.get_merchant(merchant_id)
             counts = s.merchant_hit_counts(merchant_id) if merchant else []
             lead_rows = s.merchant_leads(merchant_id) if merchant else []
@@ -692,8 +652,6 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
             lead_counts = s.merchant_lead_counts().get(merchant_id, {}) if merchant else {}
             charts = [(url, Markup(price_chart_svg(s.price_observations(url), title=url)))  # escaped inside
                       for url in (s.merchant_products(merchant_id, limit=MERCHANT_CHARTS) if merchant else [])]
-        finally:
-            s.close()
         if not merchant:
             return render("error.html", status=404, session=session, message="没有这个商家。")
         today = workflow.today_cst()
@@ -705,11 +663,8 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
     @logged_in
     async def rules_index(request: Request, session: dict):
         holder = await run_in_threadpool(rulebench.engine)
-        s = store()
-        try:
+        with store() as s:
             verdicts = s.rule_verdicts()
-        finally:
-            s.close()
         rows = rulebench.rule_rows(holder.engine, verdicts)
         category = request.query_params.get("category")
         if category in CATEGORY_ZH:
@@ -733,11 +688,8 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
     @logged_in
     async def rules_false_positives(request: Request, session: dict):
         rule = (request.query_params.get("rule") or "").strip()[:100] or None
-        s = store()
-        try:
+        with store() as s:
             rows = s.false_positives(rule)
-        finally:
-            s.close()
         groups: dict[str, list[dict]] = {}
         for row in rows:
             row["example"] = rulebench.example_sentence(row["text"], row["span_start"], row["span_end"],
@@ -752,13 +704,10 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         """Hits by sector and category over recent weeks, open leads by deadline, rule precision."""
         today = workflow.today_cst()
         first_week = today - dt.timedelta(days=today.weekday()) - dt.timedelta(weeks=DASHBOARD_WEEKS - 1)
-        s = store()
-        try:
+        with store() as s:
             counts = s.hit_counts_since(first_week.isoformat())
             open_leads = s.list_leads(workflow.OPEN_LEAD_STATES, limit=1000)
             verdicts = s.rule_verdicts()
-        finally:
-            s.close()
         weeks = [(first_week + dt.timedelta(weeks=i)).isoformat() for i in range(DASHBOARD_WEEKS)]
         by_category: dict[str, list[int]] = {}
         by_sector: dict[str, dict[str, int]] = {}
@@ -800,8 +749,7 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         summary = publish.redact(str(form.get("summary") or "").strip())[:2000]
         if kind not in publish.KINDS or not title or not summary:
             return refuse(request, session, 400, "请选择发布类型并填写标题和摘要。")
-        s = store()
-        try:
+        with store() as s:
             lead = s.get_lead_full(lead_id)
             if not lead:
                 return refuse(request, session, 404, "没有这条线索。")
@@ -812,18 +760,13 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
                                    check=lambda cur: None if cur["state"] == "closed" else "只有已结案的线索可以发布。")
             except DecisionRefused as refused:
                 return refuse(request, session, 409, str(refused))
-        finally:
-            s.close()
         if wants_json(request):
             return with_session(JSONResponse({"ok": True, "publication": pub_id}), session)
         return with_session(RedirectResponse(f"/public/{pub_id}", status_code=303), session)
 
     async def public_index(request: Request):
-        s = store()
-        try:
+        with store() as s:
             items = s.list_publications()
-        finally:
-            s.close()
         return render("public.html", session=None, items=items, kinds=publish.KINDS)
 
     async def public_item(request: Request):
@@ -831,21 +774,15 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
             pub_id = int(request.path_params["pub_id"])
         except ValueError:
             return render("error.html", status=404, session=None, message="没有这条公告。")
-        s = store()
-        try:
+        with store() as s:
             item = s.get_publication(pub_id)
-        finally:
-            s.close()
         if not item:
             return render("error.html", status=404, session=None, message="没有这条公告。")
         return render("public_item.html", session=None, item=item, kinds=publish.KINDS)
 
     async def public_feed(request: Request):
-        s = store()
-        try:
+        with store() as s:
             items = s.list_publications()
-        finally:
-            s.close()
         base = f"{request.url.scheme}://{request.url.netloc}"
         updated = items[0]["published_at"] if items else "1970-01-01T00:00:00.000Z"
         return Response(publish.atom(items, base, updated), media_type="application/atom+xml; charset=utf-8")
@@ -862,12 +799,9 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
             path = await run_in_threadpool(rulebench.write_example, rule_id, example, rulebench.pack_sources())
         except rulebench.ExampleError as exc:
             return refuse(request, session, 409, str(exc))
-        s = store()
-        try:
+        with store() as s:
             s.append_audit(user["username"], "rule.example.add", "rule", rule_id,
                            {"must_not_match": example.strip(), "file": Path(path).name})  # fmt: skip
-        finally:
-            s.close()
         await run_in_threadpool(rulebench.engine)  # reload now that the pack changed
         if wants_json(request):
             return with_session(JSONResponse({"ok": True, "rule": rule_id}), session)
@@ -882,12 +816,9 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         q = request.query_params
         filters = {k: (q.get(k) or "").strip()[:100] or None for k in ("actor", "action", "object_type", "object_id")}
         before = int(q["before"]) if (q.get("before") or "").isdigit() else None
-        s = store()
-        try:
+        with store() as s:
             rows = s.audit_page(**filters, before_id=before, limit=AUDIT_PAGE + 1)
             report = s.verify_audit() if q.get("verify") == "1" else None
-        finally:
-            s.close()
         more = len(rows) > AUDIT_PAGE
         rows = rows[:AUDIT_PAGE]
         query = {k: v for k, v in filters.items() if v}
