@@ -12,7 +12,7 @@ import ahocorasick_rs
 
 from rules.condition import names_in
 from rules.errors import DeadlineExceeded, PackError
-from rules.model import FIELDS, Hit, Hits, Pack, Rule, Selection
+from rules.model import FIELDS, Hit, Hits, Pack, Rule, Selection, rule_identity
 from rules.normalize import Normalized, normalize, preset_tables, tables_state
 
 CLAUSE_STOPS = frozenset("，,。！？；!?;\n\r")
@@ -654,15 +654,7 @@ class _Check:
         excerpt = original[max(0, os_ - pad) : oe + pad]
         message = rule.message.format_map(_Values(extracted, match=match, field=f.name))
         return Hit(
-            rule=rule.id,
-            pack=rule.pack,
-            pack_version=rule.pack_version,
-            category=rule.category,
-            severity=rule.severity,
-            confidence=rule.confidence,
-            law=rule.law,
-            legal=rule.legal,
-            title=rule.title,
+            **rule_identity(rule),
             message=message,
             field=f.name,
             start=os_,

@@ -135,6 +135,15 @@ HIT_FIELDS = (
 )
 
 
+# What a hit carries of the rule that fired it (text and series hits alike), besides its id.
+RULE_IDENTITY = ("pack", "pack_version", "category", "severity", "confidence", "law", "legal", "title")
+
+
+def rule_identity(rule) -> dict:
+    """The rule's part of a hit: `rule` (its id) and the RULE_IDENTITY attributes."""
+    return {"rule": rule.id, **{name: getattr(rule, name) for name in RULE_IDENTITY}}
+
+
 @dataclass(slots=True)
 class Hit:
     """One rule firing on one span of one field. Offsets index the original text."""

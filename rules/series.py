@@ -39,6 +39,7 @@ import jsonschema
 
 from rules.errors import PackError
 from rules.legal import law_line
+from rules.model import rule_identity
 from rules.yamlio import display_path, line_of, load_yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -611,15 +612,7 @@ def evaluate_rule(
         episode_src = f"{rule.id}\n{product}\n{found['start'].day.isoformat()}"
         hits.append(
             SeriesHit(
-                rule=rule.id,
-                pack=rule.pack,
-                pack_version=rule.pack_version,
-                category=rule.category,
-                severity=rule.severity,
-                confidence=rule.confidence,
-                law=rule.law,
-                legal=rule.legal,
-                title=rule.title,
+                **rule_identity(rule),
                 message=message,
                 product=product,
                 match=found["match"],
