@@ -80,8 +80,10 @@ class _Field:
 class Engine:
     """All loaded packs compiled into one automaton plus per-rule evaluators."""
 
-    def __init__(self, packs: list[Pack], sources: list[str] | None = None, *, scanner_db: bytes | None = None) -> None:
+    def __init__(self, packs: list[Pack], sources: list[str] | None = None, *, scanner_db: bytes | None = None,
+                 safe_widths: dict[str, int] | None = None) -> None:
         self._scanner_db = scanner_db  # a serialised Hyperscan database from the pack cache, if any
+        self._safe_widths = dict(safe_widths or {})
         self.packs = packs
         self.sources = sources
         self.loaded_at = time.time()
@@ -129,7 +131,7 @@ class Engine:
                     doc_targets.setdefault(pid, []).append(id(sel))
         self._doc_targets = doc_targets
         self.patterns = list(pattern_ids)
-        self._automaton = ahocorasick_rs.AhoCorasick(self.patterns) if self.patterns else None
+        self._ac = None  # the ahocorasick_rs automaton, built on first use (see _automaton)
         self.scanner = "ahocorasick_rs"
         self._hs = _HyperscanScanner.build(self.patterns, self._scanner_db) if self.patterns else None
         self._scanner_db = None
@@ -168,11 +170,15 @@ class Engine:
         # bounded (see _safe_width) run there without the per-call timeout, which costs more than
         # the search itself; wider windows and every other pattern keep the timeout
         self._safe_w: dict[int, int] = {}
+        widths = self._safe_widths  # pattern source -> width (from the pack cache when loaded from it)
         sels = [sel for r in self.rules for sel in r.selections.values()]
         sels += [sel for p in self.packs for sel in p.selections.values()]
         for rx in [sel.regex for sel in sels] + [x[0] for r in self.rules for x in r.extract.values()]:
             if rx is not None and type(rx) is not re.Pattern and id(rx) not in self._safe_w:
-                self._safe_w[id(rx)] = _safe_width(rx.pattern)
+                w = widths.get(rx.pattern)
+                if w is None:
+                    w = widths[rx.pattern] = _safe_width(rx.pattern)
+                self._safe_w[id(rx)] = w
         # per rule: selection name -> (specialised evaluator, shared-memo key or None)
         self._sel_fns: list[dict[str, tuple]] = []
         for ri, rule in enumerate(self.rules):
@@ -201,6 +207,14 @@ class Engine:
             targets.append([])
         if target not in targets[pid]:
             targets[pid].append(target)
+
+    @property
+    def _automaton(self):
+        """The ahocorasick_rs automaton over the same literals (the scanner when Hyperscan is
+        missing; the bench compares both). Built on first use: 10 ms a start saved otherwise."""
+        if self._ac is None and self.patterns:
+            self._ac = ahocorasick_rs.AhoCorasick(self.patterns)
+        return self._ac
 
     # ------------------------------------------------------------------ public
     def rule(self, rule_id: str) -> Rule:
@@ -231,7 +245,7 @@ class Engine:
                 continue
             fields.append(_Field(fname, normalize(value, self.steps)))
         ctx.fields = fields
-        automaton = self._automaton
+        automaton = self._automaton if self._hs is None else None
         doc_targets = self._doc_targets
         present = ctx.doc_present
         hs = self._hs
@@ -398,7 +412,7 @@ class _Check:
     # -------------------------------------------------------------- per field
     def check_field(self, f: _Field, out: Hits) -> None:
         engine = self.engine
-        if engine._automaton is None:
+        if not engine.patterns:
             return
         targets = engine._targets.get(f.name)
         if targets is None:
@@ -871,6 +885,20 @@ def load_engine(packs: Iterable[str] | None = None) -> Engine:
 
     A successfully loaded set of packs is cached (see ``_PackCache``): the next load of byte-identical
     pack files and engine code skips YAML parsing, schema validation and regex compilation."""
+    # loading allocates ~10^5 objects and frees almost none: the cyclic collector's passes over
+    # them cost a quarter of a cached load, so it waits until the engine is built
+    import gc
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _load_engine(packs)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _load_engine(packs: Iterable[str] | None) -> Engine:
     folders = [str(p) for p in packs] if packs else None
     cache = _PackCache.open(folders)
     cached = cache.load() if cache is not None else None
@@ -882,7 +910,8 @@ def load_engine(packs: Iterable[str] | None = None) -> Engine:
 
             for src, blob in cached.get("conditions", {}).items():
                 _CONDITION_CODE.setdefault(src, marshal.loads(blob))
-            return Engine(cached["packs"], folders, scanner_db=cached.get("scanner_db"))
+            return Engine(cached["packs"], folders, scanner_db=cached.get("scanner_db"),
+                          safe_widths=cached.get("safe_widths"))
         except Exception:  # pragma: no cover - an unusable cache entry: load from the files
             pass
     from rules.loader import load_packs
@@ -1001,6 +1030,7 @@ class _PackCache:
             os.makedirs(self.folder, mode=0o700, exist_ok=True)
             data = {"version": self.VERSION, "packs": packs,
                     "scanner_db": engine._hs.dump() if engine._hs is not None else None,
+                    "safe_widths": engine._safe_widths,
                     "normalize": {tuple(engine.steps): tables_state(tuple(engine.steps))},
                     "conditions": {src: marshal.dumps(code) for src, code in _CONDITION_CODE.items()}}
             blob = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)

@@ -6,19 +6,9 @@ import os
 
 import yaml
 
+from rules.lines import LineDict, LineList
 
-class LineDict(dict):
-    """A dict that knows the 1-based line of itself and of each key."""
-
-    line: int = 1
-    key_lines: dict
-
-
-class LineList(list):
-    """A list that knows the 1-based line of itself and of each item."""
-
-    line: int = 1
-    item_lines: list
+__all__ = ["LineDict", "LineList", "display_path", "line_of", "load_yaml"]
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when available: 5-10x faster

@@ -23,7 +23,9 @@ DESIGN_COMMANDS = [
 
 
 def leaf_commands(group: click.Group, prefix: str = ""):
-    for name, cmd in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in sorted(group.list_commands(ctx)):  # the lazy top-level group imports on get_command
+        cmd = group.get_command(ctx, name)
         path = f"{prefix}{name}"
         if isinstance(cmd, click.Group):
             yield from leaf_commands(cmd, path + " ")
