@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 import ahocorasick_rs
 
 from rules.condition import names_in
+from rules.cues import ast_literals, guardable, selection_literals
 from rules.errors import DeadlineExceeded, PackError
 from rules.model import FIELDS, Hit, Hits, Pack, Rule, Selection, rule_identity
 from rules.normalize import Normalized, normalize, preset_tables, tables_state
@@ -190,10 +191,37 @@ class Engine:
             self._sel_fns.append(fns)
         # per rule: the condition as one function of (check, field, start, end, shared memo) calling
         # the selection evaluators directly (no per-candidate closure or memo dict)
-        self._fast_conds = [_compile_fast_condition(r.condition, fns) for r, fns in zip(self.rules, self._sel_fns, strict=True)]
+        # the exception guard (rules.cues): per pack, one literal search near a candidate stands for
+        # the pack-wide exceptions whose cue words can all be named (FANGXIN_RULES_GUARD=off: none)
+        self._guards: dict[str, tuple | None] = {}
+        if os.environ.get("FANGXIN_RULES_GUARD", "on").lower() not in ("off", "0", "no", "false"):
+            self._guards = {p.id: _exception_guard(p) for p in self.packs}
+        self._fast_conds = [
+            _compile_fast_condition(self._guarded_condition(r), fns)
+            for r, fns in zip(self.rules, self._sel_fns, strict=True)
+        ]
         self._gate_fns = [
             [_compile_fast_condition(g, fns) for g in gates] for gates, fns in zip(self._gates, self._sel_fns, strict=True)
         ]
+
+    def _guarded_condition(self, rule: Rule):
+        """The rule's condition with its guarded pack-wide exceptions folded into one
+        ("guard", fn, [exception ASTs]) node: true at once when the guard finds no cue."""
+        guard = self._guards.get(rule.pack)
+        if guard is None:
+            return rule.condition
+        names, fn = guard
+        pack = self._pack_of[rule.pack]
+        asts = {id(pack.exceptions[n][1]) for n in rule.exceptions if n in names}
+        kept, guarded = [], []
+        for conj in _conjuncts(rule.condition):
+            (guarded if conj[0] == "not" and id(conj[1]) in asts else kept).append(conj)
+        if not guarded:
+            return rule.condition
+        node = ("guard", fn, [c[1] for c in guarded])
+        for conj in reversed(kept):
+            node = ("and", conj, node)
+        return node
 
     def _selection(self, rule: Rule, name: str) -> Selection:
         sel = rule.selections.get(name)
@@ -352,6 +380,11 @@ def _compile_fast_condition(node, fns: dict[str, tuple]):
 
     def expr(n) -> str:
         kind = n[0]
+        if kind == "guard":  # no cue near the span, or else every guarded exception false
+            gi = sum(1 for k in env if k.startswith("G"))
+            env[f"G{gi}"] = n[1]
+            inner = " and ".join(f"(not {expr(x)})" for x in n[2])
+            return f"(G{gi}(m, f, s, e) or ({inner}))"
         if kind == "sel":
             fn, skey = fns[n[1]]
             i = slots.setdefault(n[1], len(slots))
@@ -371,6 +404,54 @@ def _compile_fast_condition(node, fns: dict[str, tuple]):
     if code is None:
         code = _CONDITION_CODE[src] = compile(src, "<condition>", "eval")
     return eval(code, env)  # noqa: S307 - built from validated selection names
+
+
+def _selection_reach(sel: Selection) -> int | None:
+    """How far from a candidate span a match of the selection can lie (None: anywhere)."""
+    kind, n = sel.within
+    if kind in ("before", "after", "around"):
+        return n
+    if kind in ("clause", "clause_before", "clause_after", "sentence", "sentence_before", "sentence_after"):
+        return n or BOUND_REACH
+    if kind in ("overlap", "match"):
+        return OVERLAP_PAD + max((len(t) for t in sel.terms), default=0)
+    return None
+
+
+def _exception_guard(pack: Pack) -> tuple[frozenset[str], object] | None:
+    """(names of the guarded pack-wide exceptions, guard function) or None. The guard function
+    ``g(memo, field, s, e)`` is True when none of their cue literals occurs within reach of the
+    span, which proves every guarded exception false there."""
+    def literals_of(name: str):
+        sel = pack.selections.get(name)
+        return None if sel is None or _selection_reach(sel) is None else selection_literals(sel)
+
+    names: list[str] = []
+    cues: set[str] = set()
+    reach = 0
+    for name, (_source, ast) in pack.exceptions.items():
+        alts = ast_literals(ast, literals_of)
+        if not guardable(alts) or not alts:
+            continue
+        reaches = [_selection_reach(pack.selections[n]) for n in names_in(ast) if n in pack.selections]
+        if not reaches or any(r is None for r in reaches):
+            continue
+        names.append(name)
+        cues.update(alts)
+        reach = max(reach, *reaches)
+    if not names:
+        return None
+    search = re.compile("|".join(re.escape(t) for t in sorted(cues, key=len, reverse=True))).search
+    key0 = ("guard", pack.id)
+
+    def guard(memo: dict, f: _Field, s: int, e: int) -> bool:
+        key = (key0, s, e)
+        val = memo.get(key)
+        if val is None:
+            val = memo[key] = search(f.text, s - reach if s > reach else 0, e + reach) is None
+        return val
+
+    return frozenset(names), guard
 
 
 def _conjuncts(node) -> list:

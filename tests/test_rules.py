@@ -299,6 +299,46 @@ def test_scanners_agree(monkeypatch):
         assert [h.to_dict() for h in fast.check(doc)] == [h.to_dict() for h in plain.check(doc)], it["id"]
 
 
+def test_exception_guard_changes_no_result(monkeypatch):
+    """The exception guard only skips work: with and without it every corpus text, also with
+    warning, quotation and law cues planted around it, gets the same hits and exceptions."""
+    monkeypatch.setenv("FANGXIN_RULES_GUARD", "on")
+    guarded = rules.load_engine([BASE])
+    monkeypatch.setenv("FANGXIN_RULES_GUARD", "off")
+    plain = rules.load_engine([BASE])
+    names, _fn = guarded._guards["cn-base"]
+    assert {"warning", "strong_warning", "discussing_law"} <= names and not plain._guards
+    for it in load_corpus():
+        for text in (it["text"], f"谨防“{it['text']}”骗局？", f"《广告法》规定：{it['text']}，是否属实"):
+            doc = {it["field"]: text}
+            assert [h.to_dict() for h in guarded.check(doc)] == [h.to_dict() for h in plain.check(doc)], (it["id"], text)
+
+
+def test_required_literals_are_in_every_match(engine):
+    """rules.cues: each literal list it proves for a pack regex is found in every match of that
+    regex over the rule cases and the corpus; patterns it cannot prove give None."""
+    from rules.cues import regex_literals
+
+    assert set(regex_literals("保过|包过|稳过")) == {"包过", "保过", "稳过"}
+    assert regex_literals("a?b") is None and regex_literals("No\\.1|TOP") is None
+    assert regex_literals(r"仅剩(?:最后)?\s*\d+\s*件") == ["仅剩"]
+    assert regex_literals(r"\G[^。]{0,20}[？?]") == ["?", "？"]
+    texts = [it["text"] for it in load_corpus()] + [c.text for r in engine.rules for c in r.must_match]
+    checked = 0
+    for sel in [s for r in engine.rules for s in r.selections.values()] + list(engine.packs[0].selections.values()):
+        if sel.regex is None:
+            continue
+        lits = regex_literals(sel.regex_source or sel.regex.pattern)
+        if lits is None:
+            continue
+        for text in texts:
+            for m in sel.regex.finditer(rules.normalize(text).text):
+                if m.end() > m.start():
+                    assert any(x in m.group(0) for x in lits), (sel.name, m.group(0), lits)
+                    checked += 1
+    assert checked > 500
+
+
 def test_json_schemas_are_valid_and_validate_the_packs():
     import jsonschema
     import yaml

@@ -1,0 +1,136 @@
+"""Required literals ("cues") of selections and conditions, for the exception guard.
+
+Every candidate that reaches the end of a rule's condition is checked against the pack-wide
+exceptions (law quoted, warning, question, listed examples, allowed names …), and for almost every
+candidate all of them are false because none of their cue words is anywhere near. The engine
+therefore asks one question first: does any cue literal of those exceptions occur within reach of
+the candidate? If not, they are all false without evaluating them one by one.
+
+``ast_literals`` returns a list of strings such that the condition can only be true when one of
+them occurs in its window, or None when no such list can be proved (then the exception is always
+evaluated). Soundness matters more than selectivity: a literal is only taken where the pattern
+cannot match without it.
+"""
+
+from __future__ import annotations
+
+import re
+
+try:  # the standard library's regular-expression parser (Python >= 3.11)
+    from re import _constants as _c
+    from re import _parser as _p
+except ImportError:  # pragma: no cover - other Pythons: no guard for regexes
+    _c = _p = None
+
+
+def _caseless(ch: str) -> bool:
+    """A character that only matches itself under IGNORECASE (the packs' regex flag)."""
+    return ch.lower() == ch and ch.upper() == ch and ch.casefold() == ch
+
+
+def _score(alts: list[str]) -> tuple[int, int]:
+    return min(len(a) for a in alts), -len(alts)
+
+
+def _required(items) -> list[str] | None:
+    best: list[str] | None = None
+    run: list[str] = []
+
+    def consider(alts: list[str] | None) -> None:
+        nonlocal best
+        if alts and (best is None or _score(alts) > _score(best)):
+            best = alts
+
+    def close() -> None:
+        if run:
+            consider(["".join(run)])
+            run.clear()
+
+    for op, av in items:
+        if op is _c.LITERAL:
+            ch = chr(av)
+            if _caseless(ch):
+                run.append(ch)
+                continue
+            close()
+            continue
+        close()
+        if op is _c.SUBPATTERN:
+            consider(_required(av[-1]))
+        elif op is _c.BRANCH:
+            alts: list[str] = []
+            for branch in av[1]:
+                got = _required(branch)
+                if got is None:
+                    alts = []
+                    break
+                alts.extend(got)
+            consider(sorted(set(alts)) or None)
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)):
+            lo, _hi, body = av
+            if lo >= 1:
+                consider(_required(body))
+        elif op is getattr(_c, "ATOMIC_GROUP", None):
+            consider(_required(av))
+        elif op is _c.IN and av and all(k is _c.LITERAL and _caseless(chr(v)) for k, v in av):
+            consider(sorted({chr(v) for _k, v in av}))  # a small class of plain characters: [？?]
+        # other classes, ANY, AT, NOT_LITERAL, ASSERT(_NOT), GROUPREF, CATEGORY …: no literal required
+    close()
+    return best
+
+
+def regex_literals(source: str) -> list[str] | None:
+    """Literals one of which every match of ``source`` contains, or None (not provable)."""
+    if _p is None:
+        return None
+    # \G (the `regex` module's search-start anchor) is unknown to `re`: an anchor only narrows
+    # the matches, so the literals required without it are required with it
+    source = re.sub(r"(?<!\\)((?:\\\\)*)\\G", r"\1", source)
+    try:
+        parsed = _p.parse(source)
+    except Exception:  # syntax of the `regex` module that `re` does not know: no guard
+        return None
+    if parsed.state.flags & _c.SRE_FLAG_VERBOSE:  # pragma: no cover - not used by the packs
+        return None
+    return _required(list(parsed))
+
+
+def selection_literals(sel) -> list[str] | None:
+    """A selection's literal terms plus its regex's required literals; None when it can match
+    without any literal we can name."""
+    out: list[str] = list(sel.terms)
+    if sel.regex is not None:
+        got = regex_literals(sel.regex_source or sel.regex.pattern)
+        if got is None:
+            return None
+        out.extend(got)
+    return sorted(set(out)) or None
+
+
+def ast_literals(node, literals_of) -> list[str] | None:
+    """Cue literals of a condition AST: ``literals_of(name)`` gives a selection's. An `and` needs
+    only one conjunct's cues (the rarer kind preferred), an `or` needs every branch's, a `not`
+    proves nothing."""
+    kind = node[0]
+    if kind == "sel":
+        return literals_of(node[1])
+    if kind == "const":
+        return [] if not node[1] else None
+    if kind == "or":
+        a, b = ast_literals(node[1], literals_of), ast_literals(node[2], literals_of)
+        return None if a is None or b is None else sorted(set(a) | set(b))
+    if kind == "and":
+        got = [x for x in (ast_literals(node[1], literals_of), ast_literals(node[2], literals_of)) if x is not None]
+        if not got:
+            return None
+        return max(got, key=lambda alts: (not _has_single_han(alts), -len(alts)))
+    return None
+
+
+def _has_single_han(alts: list[str]) -> bool:
+    return any(len(a) == 1 and "\u3400" <= a <= "\u9fff" for a in alts)
+
+
+def guardable(alts: list[str] | None) -> bool:
+    """Worth guarding: cues that are not single Han characters (一 无 非 occur everywhere)."""
+    return alts is not None and not _has_single_han(alts)
