@@ -156,6 +156,7 @@ class Engine:
         }
         self._supersedes = {r.id: set(r.supersedes) for r in self.rules if r.supersedes}
         self._exc_names: dict[str, tuple[str, ...]] = {}
+        self._identity: dict[str, dict] = {}  # rule id -> rule_identity(rule), built on first hit
         # document-level gates: top-level conjuncts of a condition that only read whole-document
         # selections (sector context such as drug_ctx). Checked once per document, before any
         # candidate of the rule is built.
@@ -542,8 +543,20 @@ class _Check:
         """Run a trigger regex in the merged windows around its anchor hits; keep the matches
         that contain (overlap) an anchor."""
         w = sel.window
-        anchors.sort()
         out: list[tuple[int, int]] = []
+        if len(anchors) == 1:  # the common case: one anchor, one window
+            as_, ae = anchors[0]
+            if time.perf_counter() > self.deadline:
+                raise DeadlineExceeded()
+            hi = ae + w if ae + w < len(text) else len(text)
+            for m in self._finditer(sel.regex, text, as_ - w if as_ > w else 0, hi, overlapped=False):
+                ms, me = m.span()
+                if ms < ae and as_ < me and me > ms:
+                    if sel.min_ratio is not None and not _ratio_ok(m, sel.min_ratio):
+                        continue
+                    out.append((ms, me))
+            return out
+        anchors.sort()
         i = 0
         n = len(anchors)
         while i < n:
@@ -748,8 +761,11 @@ class _Check:
         pad = self.engine.defaults.get("excerpt_chars", 30)
         excerpt = original[max(0, os_ - pad) : oe + pad]
         message = rule.message.format_map(_Values(extracted, match=match, field=f.name))
+        ident = self.engine._identity.get(rule.id)
+        if ident is None:
+            ident = self.engine._identity[rule.id] = rule_identity(rule)
         return Hit(
-            **rule_identity(rule),
+            **ident,
             message=message,
             field=f.name,
             start=os_,
