@@ -262,7 +262,7 @@ class Engine:
     ) -> Hits:
         """Hits for a document (field name → text). Evaluation stops at the deadline (``hits.timed_out``)."""
         budget = (deadline_ms if deadline_ms is not None else self.defaults.get("document_deadline_ms", 1000)) / 1000
-        ctx = _Check(self, time.perf_counter() + budget, set(rules) if rules is not None else None)
+        ctx = self._check_cls(self, time.perf_counter() + budget, set(rules) if rules is not None else None)
         out = Hits()
         fields: list[_Field] = []
         for fname, value in doc.items():
@@ -782,6 +782,9 @@ class _Check:
             names = self.engine._exc_names[rule.id] = tuple(rule.exceptions) + tuple(
                 n for n in rule.selections if n.startswith("exc_"))
         return names
+
+
+Engine._check_cls = _Check  # one check's state; rules.profile substitutes a timed subclass
 
 
 def _quantifier_factors(src: str) -> list[int] | None:

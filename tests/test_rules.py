@@ -408,3 +408,14 @@ def test_rules_check_output_line_is_plain_json_dumps(engine, tmp_path):
     src.write_text('{"id": "a", "text": "全网最低价"}\nnot json\n', encoding="utf-8")
     res = CliRunner().invoke(cli, ["rules", "check", "--jsonl", str(src)])
     assert res.exit_code == 2 and '"id": "a"' in res.output
+
+
+def test_profile_names_the_rule_that_costs(engine):
+    """`bench rules --profile`: a page crowded with one claim puts that claim's rule first."""
+    from rules.profile import profile_rules
+
+    page = "本店招牌：包过！包过！" * 80
+    total, ranked = profile_rules(engine, [{"body": page}] * 3)
+    assert total > 0 and ranked[0][0].startswith("EDU-"), ranked[:3]
+    assert sum(sec for _rid, sec, _n in ranked) <= total
+    assert "_check_cls" not in engine.__dict__  # the engine is left as it was

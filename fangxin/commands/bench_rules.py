@@ -243,8 +243,11 @@ def _fmt_table(per: dict, overall: dict) -> list[str]:
 @click.option("--dense", is_flag=True, help="Stress profile: 2 KB pages, 10 % hard negatives, one violation each.")
 @click.option("--cli", "with_cli", is_flag=True, help="Also time the `fangxin rules check --jsonl` subprocess end to end.")
 @click.option("--errors", "show_errors", is_flag=True, help="List the dev-split false positives and negatives.")
+@click.option("--profile", "time_rules", is_flag=True,
+              help="Also list the ten rules that take the most check time on the throughput corpus.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
-def rules_bench(megabytes: float, skip_throughput: bool, dense: bool, with_cli: bool, show_errors: bool, as_json: bool) -> None:
+def rules_bench(megabytes: float, skip_throughput: bool, dense: bool, with_cli: bool, show_errors: bool,
+                time_rules: bool, as_json: bool) -> None:
     """Precision/recall per category on tests/corpus (dev, held-out, all) and check-path throughput.
 
     \b
@@ -255,6 +258,8 @@ def rules_bench(megabytes: float, skip_throughput: bool, dense: bool, with_cli: 
     same file (-c: line mode, -o: every match) and the ratios are reported. Also
     pack load time, the literal scan alone (ahocorasick_rs, hyperscan when
     installed) and peak memory (--cli: of the `fangxin rules check` process).
+    --profile: the ten rules with the largest share of check time (trigger regexes
+    around their anchors plus condition evaluation), to find a costly anchor.
     """
     import rules as rules_lib
 
@@ -314,6 +319,13 @@ def rules_bench(megabytes: float, skip_throughput: bool, dense: bool, with_cli: 
                     _pid, _status, usage = os.wait4(proc.pid, 0)
                     starts.append(usage.ru_utime + usage.ru_stime)
                 tp["cli_startup_cpu_s"] = round(min(starts), 3)
+            if time_rules:
+                from rules.profile import profile_rules
+
+                docs = [{"body": json.loads(line)["text"]} for line in open(path, encoding="utf-8")]
+                total, ranked = profile_rules(engine, docs)
+                tp["costliest_rules"] = [{"rule": rid, "share": round(sec / total, 3), "anchor_windows": n}
+                                 for rid, sec, n in ranked[:10]]
             result["throughput"] = tp
         finally:
             os.unlink(path)
@@ -333,6 +345,8 @@ def rules_bench(megabytes: float, skip_throughput: bool, dense: bool, with_cli: 
         click.echo(f"\nthroughput on {tp['corpus_mb']} MB ({tp['pages']} pages of ~{tp['profile']['page_bytes']} B, "
                    f"{int(tp['profile']['hard_share'] * 100)} % hard-negative sentences, {tp['hits']} hits), one core:")
         click.echo(f"  rules check path : {tp['check_mb_s']} MB/s")
+        for row in tp.get("costliest_rules", []):
+            click.echo(f"    {row['share'] * 100:5.1f} % of check time  {row['rule']}  ({row['anchor_windows']} regex windows)")
         if tp["grep_mb_s"]:
             click.echo(f"  LC_ALL=C grep -c -F -f : {tp['grep_mb_s']} MB/s  (ratio check/grep = {tp['check_over_grep']}); "
                        "grep leaves a line at its first match")
