@@ -79,20 +79,31 @@ def _required(items) -> list[str] | None:
     return best
 
 
-def regex_literals(source: str) -> list[str] | None:
-    """Literals one of which every match of ``source`` contains, or None (not provable)."""
+_G_ANCHOR = re.compile(r"(?<!\\)((?:\\\\)*)\\G")
+_PROPERTY = re.compile(r"(?<!\\)((?:\\\\)*)\\([pP])\{[^}]*\}")
+
+
+def parse(source: str):
+    """The standard parser's tree of a pack regex, or None. Two pieces of `regex`-module syntax
+    are rewritten first: \\G (an anchor: removing it only widens the matches) and \\p{…} /
+    \\P{…} (a character property: read as the class \\w / \\W — one character either way)."""
     if _p is None:
         return None
-    # \G (the `regex` module's search-start anchor) is unknown to `re`: an anchor only narrows
-    # the matches, so the literals required without it are required with it
-    source = re.sub(r"(?<!\\)((?:\\\\)*)\\G", r"\1", source)
+    source = _G_ANCHOR.sub(r"\1", source)
+    source = _PROPERTY.sub(lambda m: m.group(1) + ("\\w" if m.group(2) == "p" else "\\W"), source)
     try:
         parsed = _p.parse(source)
-    except Exception:  # syntax of the `regex` module that `re` does not know: no guard
+    except Exception:  # other syntax `re` does not know
         return None
     if parsed.state.flags & _c.SRE_FLAG_VERBOSE:  # pragma: no cover - not used by the packs
         return None
-    return _required(list(parsed))
+    return list(parsed)
+
+
+def regex_literals(source: str) -> list[str] | None:
+    """Literals one of which every match of ``source`` contains, or None (not provable)."""
+    parsed = parse(source)
+    return None if parsed is None else _required(parsed)
 
 
 def selection_literals(sel) -> list[str] | None:
@@ -134,3 +145,67 @@ def _has_single_han(alts: list[str]) -> bool:
 def guardable(alts: list[str] | None) -> bool:
     """Worth guarding: cues that are not single Han characters (一 无 非 occur everywhere)."""
     return alts is not None and not _has_single_han(alts)
+
+
+def _all_sets(items, anchors: tuple[str, ...]) -> list[list[str]]:
+    """Every literal set the sequence provably requires (each alone is a requirement)."""
+    sets: list[list[str]] = []
+    run: list[str] = []
+
+    def close() -> None:
+        if run:
+            sets.append(["".join(run)])
+            run.clear()
+
+    for op, av in items:
+        if op is _c.LITERAL:
+            ch = chr(av)
+            if _caseless(ch):
+                run.append(ch)
+                continue
+            close()
+            continue
+        close()
+        if op is _c.SUBPATTERN:
+            sets.extend(_all_sets(list(av[-1]), anchors))
+        elif op is _c.BRANCH:
+            alts: list[str] = []
+            for branch in av[1]:
+                got = _pick(_all_sets(list(branch), anchors), anchors)
+                if got is None:
+                    alts = []
+                    break
+                alts.extend(got)
+            if alts:
+                sets.append(sorted(set(alts)))
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)):
+            lo, _hi, body = av
+            if lo >= 1:
+                sets.extend(_all_sets(list(body), anchors))
+        elif op is _c.IN and av and all(k is _c.LITERAL and _caseless(chr(v)) for k, v in av):
+            sets.append(sorted({chr(v) for _k, v in av}))
+    close()
+    return sets
+
+
+def _anchor_like(alts: list[str], anchors: tuple[str, ...]) -> bool:
+    return any(a in x or x in a for x in alts for a in anchors)
+
+
+def _pick(sets: list[list[str]], anchors: tuple[str, ...]) -> list[str] | None:
+    """The most useful requirement: one that is not just the anchors again, then the longest."""
+    if not sets:
+        return None
+    return max(sets, key=lambda alts: (not _anchor_like(alts, anchors), _score(alts)))
+
+
+def discriminating_literals(source: str, anchors: list[str]) -> list[str] | None:
+    """For a trigger regex located by ``anchors``: literals one of which every match contains and
+    that are not the anchors themselves (so their absence near an anchor skips the regex), or None."""
+    parsed = parse(source)
+    if parsed is None:
+        return None
+    got = _pick(_all_sets(parsed, tuple(anchors)), tuple(anchors))
+    if got is None or _anchor_like(got, tuple(anchors)):
+        return None
+    return got

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Mapping
 import ahocorasick_rs
 
 from rules.condition import names_in
-from rules.cues import ast_literals, guardable, selection_literals
+from rules.cues import ast_literals, discriminating_literals, guardable, regex_literals, selection_literals
+from rules.cues import parse as parse_regex
 from rules.errors import DeadlineExceeded, PackError
 from rules.model import FIELDS, Hit, Hits, Pack, Rule, Selection, rule_identity
 from rules.normalize import Normalized, normalize, preset_tables, tables_state
@@ -157,6 +158,7 @@ class Engine:
         self._supersedes = {r.id: set(r.supersedes) for r in self.rules if r.supersedes}
         self._exc_names: dict[str, tuple[str, ...]] = {}
         self._identity: dict[str, dict] = {}  # rule id -> rule_identity(rule), built on first hit
+        self._content_keys: dict[int, tuple] = {}  # id(selection) -> _content_key
         # document-level gates: top-level conjuncts of a condition that only read whole-document
         # selections (sector context such as drug_ctx). Checked once per document, before any
         # candidate of the rule is built.
@@ -181,6 +183,21 @@ class Engine:
                 if w is None:
                     w = widths[rx.pattern] = _safe_width(rx.pattern)
                 self._safe_w[id(rx)] = w
+        # literal pre-filters of `regex` patterns (rules.cues): a window (or document) without any
+        # literal the pattern requires cannot match, so one `re` literal search replaces the regex
+        # there. Trigger regexes use literals other than their anchors (those are always present).
+        self._prefilter: dict[int, object] = {}
+        if os.environ.get("FANGXIN_RULES_GUARD", "on").lower() not in ("off", "0", "no", "false"):
+            trig = {id(r.selections[t]) for r in self.rules for t in r.triggers}
+            for sel in sels:
+                rx = sel.regex
+                if rx is None or type(rx) is re.Pattern or id(rx) in self._prefilter:
+                    continue
+                src = sel.regex_source or rx.pattern
+                lits = discriminating_literals(src, sel.anchors) if id(sel) in trig else regex_literals(src)
+                if guardable(lits) and lits:
+                    alt = "|".join(re.escape(t) for t in sorted(lits, key=len, reverse=True))
+                    self._prefilter[id(rx)] = re.compile(alt).search
         # per rule: selection name -> (specialised evaluator, shared-memo key or None)
         self._sel_fns: list[dict[str, tuple]] = []
         for ri, rule in enumerate(self.rules):
@@ -223,6 +240,14 @@ class Engine:
         for conj in reversed(kept):
             node = ("and", conj, node)
         return node
+
+    def _content_key(self, sel: Selection) -> tuple:
+        """What a selection matches (regex, terms and their filters): equal keys, equal results."""
+        key = self._content_keys.get(id(sel))
+        if key is None:
+            key = self._content_keys[id(sel)] = (sel.regex_source, tuple(sel.terms), tuple(sel.not_followed_by),
+                                                 tuple(sel.not_preceded_by))
+        return key
 
     def _selection(self, rule: Rule, name: str) -> Selection:
         sel = rule.selections.get(name)
@@ -490,6 +515,7 @@ class _Check:
         self.doc_present: set[int] = set()
         self.timeout_s = engine.defaults.get("regex_timeout_ms", 50) / 1000
         self.safe_w = engine._safe_w
+        self.prefilter = engine._prefilter
 
     # -------------------------------------------------------------- per field
     def check_field(self, f: _Field, out: Hits) -> None:
@@ -583,6 +609,9 @@ class _Check:
             if not overlapped:
                 return list(rx.finditer(text, lo, hi))
             return [m for i in range(lo, hi) if (m := rx.match(text, i, hi))]
+        pf = self.prefilter.get(id(rx))
+        if pf is not None and pf(text, lo, hi) is None:
+            return []
         # each call is bounded by the regex timeout; the document deadline is checked between
         # candidates (evaluate_rule) and between regex windows (regex_around)
         if not overlapped and hi - lo <= self.safe_w.get(id(rx), 0):
@@ -596,7 +625,12 @@ class _Check:
             return []
 
     def _search(self, rx, text: str, lo: int, hi: int):
-        if type(rx) is re.Pattern or hi - lo <= self.safe_w.get(id(rx), 0):
+        if type(rx) is re.Pattern:
+            return rx.search(text, lo, hi)
+        pf = self.prefilter.get(id(rx))
+        if pf is not None and pf(text, lo, hi) is None:
+            return None
+        if hi - lo <= self.safe_w.get(id(rx), 0):
             return rx.search(text, lo, hi)
         try:
             return rx.search(text, lo, hi, timeout=self.timeout_s)
@@ -681,12 +715,14 @@ class _Check:
         if kind == "document":
             if id(sel) in self.engine._doc_sels:
                 return id(sel) in self.doc_present
-            key = (id(sel), rule.pack)
+            # keyed by what the selection matches, not by the object: rules that each carry the
+            # same whole-document regex (a product-form context, say) search the document once
+            key = self.engine._content_key(sel)
             if key not in self.doc_memo:
                 self.doc_memo[key] = any(self._any_in(sel, g.text, 0, len(g.text)) for g in self.fields)
             return self.doc_memo[key]
         if kind == "field":
-            key = ("field", id(sel))
+            key = ("field", self.engine._content_key(sel))
             if key not in f.memo:
                 f.memo[key] = self._any_in(sel, f.text, 0, len(f.text))
             return f.memo[key]
@@ -856,9 +892,62 @@ def _quantifier_factors(src: str) -> list[int] | None:
     return out
 
 
+def _paths(items, w: int) -> float:
+    """An upper bound on the backtracking paths of a parsed pattern from one start position in a
+    window of ``w`` characters: a sequence multiplies, an alternation adds, a repeat of one
+    character has (hi - lo + 1) choices, a repeat of a group raises its paths to the count."""
+    from re import _constants as c
+
+    total = 1.0
+    for op, av in items:
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)):
+            lo, hi, body = av
+            hi = max(lo, min(w, hi))  # MAXREPEAT is larger than any window
+            inner = list(body)
+            if len(inner) == 1 and inner[0][0] in (c.LITERAL, c.NOT_LITERAL, c.IN, c.ANY, c.CATEGORY):
+                total *= max(1, hi - lo + 1)
+            else:
+                sub = _paths(inner, w)
+                total *= sum(sub ** k for k in range(lo, hi + 1)) if sub > 1 else max(1, hi - lo + 1)
+        elif op is c.BRANCH:
+            # branches that begin with different literal characters cannot both match at one
+            # position: only the largest such group (plus the branches of any other start) goes on
+            by_first: dict[int, float] = {}
+            other = 0.0
+            for b in av[1]:
+                b = list(b)
+                paths = _paths(b, w)
+                if b and b[0][0] is c.LITERAL:
+                    by_first[b[0][1]] = by_first.get(b[0][1], 0.0) + paths
+                else:
+                    other += paths
+            total *= max(by_first.values(), default=0.0) + other
+        elif op is c.SUBPATTERN:
+            total *= _paths(list(av[-1]), w)
+        elif op is getattr(c, "ATOMIC_GROUP", None):
+            total *= _paths(list(av), w)
+        elif op in (c.GROUPREF, c.GROUPREF_EXISTS, c.ASSERT, c.ASSERT_NOT):
+            if op in (c.ASSERT, c.ASSERT_NOT):
+                total *= _paths(list(av[1]), w)
+            else:
+                return float("inf")
+        if total > 1e12:
+            return float("inf")
+    return total
+
+
 def _safe_width(src: str, limit: float = 5e5, cap: int = 400) -> int:
     """The widest window in which every backtracking path of the pattern fits in ``limit`` steps
-    (width x product of the repetition bounds); 0 when no such bound can be given."""
+    (width x paths from one start, see _paths); 0 when no such bound can be given. Patterns that
+    the standard parser does not read fall back to the product of all repetition bounds."""
+    parsed = parse_regex(src)
+    if parsed is not None:
+        best = 0
+        for w in range(8, cap + 1, 8):
+            if w * _paths(parsed, w) > limit:
+                break
+            best = w
+        return best
     factors = _quantifier_factors(src)
     if factors is None:
         return 0
