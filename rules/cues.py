@@ -209,3 +209,35 @@ def discriminating_literals(source: str, anchors: list[str]) -> list[str] | None
     if got is None or _anchor_like(got, tuple(anchors)):
         return None
     return got
+
+
+def max_width(source: str) -> int | None:
+    """The most characters a match of ``source`` can span, or None (unbounded or unreadable)."""
+    parsed = parse(source)
+    if parsed is None:
+        return None
+    got = _width(parsed)
+    return None if got == float("inf") else int(got)
+
+
+def _width(items) -> float:
+    total = 0.0
+    for op, av in items:
+        if op in (_c.LITERAL, _c.NOT_LITERAL, _c.IN, _c.ANY, _c.CATEGORY):
+            total += 1
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)):
+            _lo, hi, body = av
+            if hi == _c.MAXREPEAT:
+                return float("inf")
+            total += hi * _width(list(body))
+        elif op is _c.SUBPATTERN:
+            total += _width(list(av[-1]))
+        elif op is getattr(_c, "ATOMIC_GROUP", None):
+            total += _width(list(av))
+        elif op is _c.BRANCH:
+            total += max(_width(list(b)) for b in av[1])
+        elif op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
+            continue
+        else:  # back-references and anything unknown
+            return float("inf")
+    return total

@@ -11,7 +11,14 @@ from collections.abc import Iterable, Mapping
 import ahocorasick_rs
 
 from rules.condition import names_in
-from rules.cues import ast_literals, discriminating_literals, guardable, regex_literals, selection_literals
+from rules.cues import (
+    ast_literals,
+    discriminating_literals,
+    guardable,
+    max_width,
+    regex_literals,
+    selection_literals,
+)
 from rules.cues import parse as parse_regex
 from rules.errors import DeadlineExceeded, PackError
 from rules.model import FIELDS, Hit, Hits, Pack, Rule, Selection, rule_identity
@@ -198,6 +205,15 @@ class Engine:
                 if guardable(lits) and lits:
                     alt = "|".join(re.escape(t) for t in sorted(lits, key=len, reverse=True))
                     self._prefilter[id(rx)] = re.compile(alt).search
+        # how far around an anchor a trigger regex can match: its window, or less when no match can
+        # be longer (a match that touches the anchor lies within max_width - 1 of it)
+        self._reach: dict[int, int] = {}
+        for r in self.rules:
+            for t in r.triggers:
+                sel = r.selections[t]
+                if sel.regex is not None:
+                    width = max_width(sel.regex_source or sel.regex.pattern)
+                    self._reach[id(sel)] = sel.window if width is None else min(sel.window, max(width - 1, 0))
         # per rule: selection name -> (specialised evaluator, shared-memo key or None)
         self._sel_fns: list[dict[str, tuple]] = []
         for ri, rule in enumerate(self.rules):
@@ -568,7 +584,7 @@ class _Check:
     def regex_around(self, text: str, sel: Selection, anchors: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """Run a trigger regex in the merged windows around its anchor hits; keep the matches
         that contain (overlap) an anchor."""
-        w = sel.window
+        w = self.engine._reach.get(id(sel), sel.window)
         out: list[tuple[int, int]] = []
         if len(anchors) == 1:  # the common case: one anchor, one window
             as_, ae = anchors[0]

@@ -302,12 +302,14 @@ def test_scanners_agree(monkeypatch):
 
 
 def test_exception_guard_changes_no_result(monkeypatch):
-    """The exception guard only skips work: with and without it every corpus text, also with
-    warning, quotation and law cues planted around it, gets the same hits and exceptions."""
+    """The exception guard, the literal pre-filters and the trimmed regex windows only skip work:
+    with and without them every corpus text, also with warning, quotation and law cues planted
+    around it, gets the same hits and exceptions."""
     monkeypatch.setenv("FANGXIN_RULES_GUARD", "on")
     guarded = rules.load_engine([BASE])
     monkeypatch.setenv("FANGXIN_RULES_GUARD", "off")
     plain = rules.load_engine([BASE])
+    plain._reach = {}  # and trigger regexes in their full windows, not trimmed to their longest match
     names, _fn = guarded._guards["cn-base"]
     assert {"warning", "strong_warning", "discussing_law"} <= names and not plain._guards
     for it in load_corpus():
