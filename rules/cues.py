@@ -14,6 +14,7 @@ cannot match without it.
 
 from __future__ import annotations
 
+import functools
 import re
 
 try:  # the standard library's regular-expression parser (Python >= 3.11)
@@ -83,6 +84,7 @@ _G_ANCHOR = re.compile(r"(?<!\\)((?:\\\\)*)\\G")
 _PROPERTY = re.compile(r"(?<!\\)((?:\\\\)*)\\([pP])\{[^}]*\}")
 
 
+@functools.lru_cache(maxsize=4096)
 def parse(source: str):
     """The standard parser's tree of a pack regex, or None. Two pieces of `regex`-module syntax
     are rewritten first: \\G (an anchor: removing it only widens the matches) and \\p{…} /
@@ -97,7 +99,7 @@ def parse(source: str):
         return None
     if parsed.state.flags & _c.SRE_FLAG_VERBOSE:  # pragma: no cover - not used by the packs
         return None
-    return list(parsed)
+    return tuple(parsed)  # cached and shared: callers only read it
 
 
 def regex_literals(source: str) -> list[str] | None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from re import _constants as _re_constants  # parse-tree opcodes (_paths)
 
 import ahocorasick_rs
 
@@ -912,10 +914,11 @@ def _paths(items, w: int) -> float:
     """An upper bound on the backtracking paths of a parsed pattern from one start position in a
     window of ``w`` characters: a sequence multiplies, an alternation adds, a repeat of one
     character has (hi - lo + 1) choices, a repeat of a group raises its paths to the count."""
-    from re import _constants as c
-
+    c = _re_constants
     total = 1.0
     for op, av in items:
+        if op is c.LITERAL:
+            continue
         if op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)):
             lo, hi, body = av
             hi = max(lo, min(w, hi))  # MAXREPEAT is larger than any window
@@ -924,14 +927,18 @@ def _paths(items, w: int) -> float:
                 total *= max(1, hi - lo + 1)
             else:
                 sub = _paths(inner, w)
-                total *= sum(sub ** k for k in range(lo, hi + 1)) if sub > 1 else max(1, hi - lo + 1)
+                if sub <= 1:
+                    total *= max(1, hi - lo + 1)
+                elif sub == float("inf") or (hi + 1) * math.log10(sub) > 15:
+                    return float("inf")
+                else:  # sub**lo + … + sub**hi
+                    total *= sub ** lo * (sub ** (hi - lo + 1) - 1) / (sub - 1)
         elif op is c.BRANCH:
             # branches that begin with different literal characters cannot both match at one
             # position: only the largest such group (plus the branches of any other start) goes on
             by_first: dict[int, float] = {}
             other = 0.0
             for b in av[1]:
-                b = list(b)
                 paths = _paths(b, w)
                 if b and b[0][0] is c.LITERAL:
                     by_first[b[0][1]] = by_first.get(b[0][1], 0.0) + paths
@@ -957,13 +964,15 @@ def _safe_width(src: str, limit: float = 5e5, cap: int = 400) -> int:
     (width x paths from one start, see _paths); 0 when no such bound can be given. Patterns that
     the standard parser does not read fall back to the product of all repetition bounds."""
     parsed = parse_regex(src)
-    if parsed is not None:
-        best = 0
-        for w in range(8, cap + 1, 8):
-            if w * _paths(parsed, w) > limit:
-                break
-            best = w
-        return best
+    if parsed is not None:  # paths grow with the window: bisect over multiples of 8
+        lo, hi = 0, cap // 8
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if 8 * mid * _paths(parsed, 8 * mid) > limit:
+                hi = mid - 1
+            else:
+                lo = mid
+        return 8 * lo
     factors = _quantifier_factors(src)
     if factors is None:
         return 0
