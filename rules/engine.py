@@ -92,9 +92,11 @@ class Engine:
     """All loaded packs compiled into one automaton plus per-rule evaluators."""
 
     def __init__(self, packs: list[Pack], sources: list[str] | None = None, *, scanner_db: bytes | None = None,
-                 safe_widths: dict[str, int] | None = None) -> None:
+                 derived: dict | None = None) -> None:
         self._scanner_db = scanner_db  # a serialised Hyperscan database from the pack cache, if any
-        self._safe_widths = dict(safe_widths or {})
+        # facts derived from pattern sources alone (safe widths, required literals, match widths),
+        # keyed by (kind, source, …): kept in the pack cache so a cached load recomputes none
+        self._derived: dict = dict(derived or {})
         self.packs = packs
         self.sources = sources
         self.loaded_at = time.time()
@@ -183,14 +185,15 @@ class Engine:
         # bounded (see _safe_width) run there without the per-call timeout, which costs more than
         # the search itself; wider windows and every other pattern keep the timeout
         self._safe_w: dict[int, int] = {}
-        widths = self._safe_widths  # pattern source -> width (from the pack cache when loaded from it)
+        derived = self._derived
         sels = [sel for r in self.rules for sel in r.selections.values()]
         sels += [sel for p in self.packs for sel in p.selections.values()]
         for rx in [sel.regex for sel in sels] + [x[0] for r in self.rules for x in r.extract.values()]:
             if rx is not None and type(rx) is not re.Pattern and id(rx) not in self._safe_w:
-                w = widths.get(rx.pattern)
+                key = ("safe", rx.pattern)
+                w = derived.get(key)
                 if w is None:
-                    w = widths[rx.pattern] = _safe_width(rx.pattern)
+                    w = derived[key] = _safe_width(rx.pattern)
                 self._safe_w[id(rx)] = w
         # literal pre-filters of `regex` patterns (rules.cues): a window (or document) without any
         # literal the pattern requires cannot match, so one `re` literal search replaces the regex
@@ -203,10 +206,14 @@ class Engine:
                 if rx is None or type(rx) is re.Pattern or id(rx) in self._prefilter:
                     continue
                 src = sel.regex_source or rx.pattern
-                lits = discriminating_literals(src, sel.anchors) if id(sel) in trig else regex_literals(src)
+                key = ("disc", src, tuple(sel.anchors)) if id(sel) in trig else ("lits", src)
+                if key not in derived:
+                    derived[key] = (discriminating_literals(src, sel.anchors) if id(sel) in trig
+                                    else regex_literals(src))
+                lits = derived[key]
                 if guardable(lits) and lits:
                     alt = "|".join(re.escape(t) for t in sorted(lits, key=len, reverse=True))
-                    self._prefilter[id(rx)] = re.compile(alt).search
+                    self._prefilter[id(rx)] = _lazy_search(alt, self._prefilter, id(rx))
         # how far around an anchor a trigger regex can match: its window, or less when no match can
         # be longer (a match that touches the anchor lies within max_width - 1 of it)
         self._reach: dict[int, int] = {}
@@ -214,7 +221,10 @@ class Engine:
             for t in r.triggers:
                 sel = r.selections[t]
                 if sel.regex is not None:
-                    width = max_width(sel.regex_source or sel.regex.pattern)
+                    key = ("width", sel.regex_source or sel.regex.pattern)
+                    if key not in derived:
+                        derived[key] = max_width(key[1])
+                    width = derived[key]
                     self._reach[id(sel)] = sel.window if width is None else min(sel.window, max(width - 1, 0))
         # per rule: selection name -> (specialised evaluator, shared-memo key or None)
         self._sel_fns: list[dict[str, tuple]] = []
@@ -460,6 +470,14 @@ def _selection_reach(sel: Selection) -> int | None:
     if kind in ("overlap", "match"):
         return OVERLAP_PAD + max((len(t) for t in sel.terms), default=0)
     return None
+
+
+def _lazy_search(alternation: str, table: dict, key: int):
+    """A literal pre-filter compiled on its first call (it then replaces itself in ``table``)."""
+    def first(text: str, lo: int, hi: int):
+        search = table[key] = re.compile(alternation).search
+        return search(text, lo, hi)
+    return first
 
 
 def _exception_guard(pack: Pack) -> tuple[frozenset[str], object] | None:
@@ -1125,7 +1143,7 @@ def _load_engine(packs: Iterable[str] | None) -> Engine:
             for src, blob in cached.get("conditions", {}).items():
                 _CONDITION_CODE.setdefault(src, marshal.loads(blob))
             return Engine(cached["packs"], folders, scanner_db=cached.get("scanner_db"),
-                          safe_widths=cached.get("safe_widths"))
+                          derived=cached.get("derived"))
         except Exception:  # pragma: no cover - an unusable cache entry: load from the files
             pass
     from rules.loader import load_packs
@@ -1244,7 +1262,7 @@ class _PackCache:
             os.makedirs(self.folder, mode=0o700, exist_ok=True)
             data = {"version": self.VERSION, "packs": packs,
                     "scanner_db": engine._hs.dump() if engine._hs is not None else None,
-                    "safe_widths": engine._safe_widths,
+                    "derived": engine._derived,
                     "normalize": {tuple(engine.steps): tables_state(tuple(engine.steps))},
                     "conditions": {src: marshal.dumps(code) for src, code in _CONDITION_CODE.items()}}
             blob = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)

@@ -11,6 +11,7 @@ import regex
 
 from rules import condition as cond
 from rules.errors import PackError
+from rules.lazyregex import LazyPattern
 from rules.legal import cite, law_line
 from rules.model import Pack, Rule, Selection, TestCase
 from rules.normalize import ALL_STEPS, normalize
@@ -108,7 +109,7 @@ def _literal_context_re(terms: list[str], nf: list[str], np_: list[str]):
             pat = "(?<!" + "|".join(re.escape(x) for x in np_) + ")" + pat
         else:
             pat = "(?<!" + "|".join(regex.escape(x) for x in np_) + ")" + pat
-            return regex.compile(pat, REGEX_FLAGS)
+            return LazyPattern(pat, REGEX_FLAGS, regex.compile(pat, REGEX_FLAGS))
     return re.compile(pat)
 
 
@@ -141,7 +142,7 @@ def build_selection(
         source = None
     if source is not None:
         try:
-            compiled = regex.compile(source, REGEX_FLAGS)
+            compiled = LazyPattern(source, REGEX_FLAGS, regex.compile(source, REGEX_FLAGS))
         except regex.error as exc:
             err("regex", f"does not compile: {exc}")
     anchors = [_norm_term(a, steps) for a in spec.get("anchors", [])]
@@ -333,7 +334,7 @@ def build_rule(pack: Pack, raw: LineDict, file: str, rline: int) -> Rule:
     extract = {}
     for name, spec in raw.get("extract", {}).items():
         try:
-            rx = regex.compile(spec["regex"], REGEX_FLAGS)
+            rx = LazyPattern(spec["regex"], REGEX_FLAGS, regex.compile(spec["regex"], REGEX_FLAGS))
         except regex.error as exc:
             err(f"extract.{name}.regex", f"does not compile: {exc}")
         extract[name] = (rx, parse_within(spec.get("within"), "around:30"), int(spec.get("group", 0)))
