@@ -1166,7 +1166,7 @@ class _PackCache:
     a malformed pack never reaches the cache (loading raises before anything is stored).
     """
 
-    VERSION = 1
+    VERSION = 2  # 2: regexes pickled as source (rules.lazyregex), derived pattern facts
     KEEP = 8  # most recent entries kept; older ones are removed when a new one is written
 
     def __init__(self, folder: str, key: str) -> None:
