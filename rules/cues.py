@@ -34,50 +34,12 @@ def _score(alts: list[str]) -> tuple[int, int]:
 
 
 def _required(items) -> list[str] | None:
-    best: list[str] | None = None
-    run: list[str] = []
+    """The most selective literal set the sequence requires (longest shortest literal first)."""
+    return _best(_all_sets(items, _best))
 
-    def consider(alts: list[str] | None) -> None:
-        nonlocal best
-        if alts and (best is None or _score(alts) > _score(best)):
-            best = alts
 
-    def close() -> None:
-        if run:
-            consider(["".join(run)])
-            run.clear()
-
-    for op, av in items:
-        if op is _c.LITERAL:
-            ch = chr(av)
-            if _caseless(ch):
-                run.append(ch)
-                continue
-            close()
-            continue
-        close()
-        if op is _c.SUBPATTERN:
-            consider(_required(av[-1]))
-        elif op is _c.BRANCH:
-            alts: list[str] = []
-            for branch in av[1]:
-                got = _required(branch)
-                if got is None:
-                    alts = []
-                    break
-                alts.extend(got)
-            consider(sorted(set(alts)) or None)
-        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)):
-            lo, _hi, body = av
-            if lo >= 1:
-                consider(_required(body))
-        elif op is getattr(_c, "ATOMIC_GROUP", None):
-            consider(_required(av))
-        elif op is _c.IN and av and all(k is _c.LITERAL and _caseless(chr(v)) for k, v in av):
-            consider(sorted({chr(v) for _k, v in av}))  # a small class of plain characters: [？?]
-        # other classes, ANY, AT, NOT_LITERAL, ASSERT(_NOT), GROUPREF, CATEGORY …: no literal required
-    close()
-    return best
+def _best(sets: list[list[str]]) -> list[str] | None:
+    return max(sets, key=_score) if sets else None
 
 
 _G_ANCHOR = re.compile(r"(?<!\\)((?:\\\\)*)\\G")
@@ -149,8 +111,9 @@ def guardable(alts: list[str] | None) -> bool:
     return alts is not None and not _has_single_han(alts)
 
 
-def _all_sets(items, anchors: tuple[str, ...]) -> list[list[str]]:
-    """Every literal set the sequence provably requires (each alone is a requirement)."""
+def _all_sets(items, choose) -> list[list[str]]:
+    """Every literal set the sequence provably requires (each alone is a requirement). For an
+    alternation, ``choose`` picks one requirement of each branch; their union is required."""
     sets: list[list[str]] = []
     run: list[str] = []
 
@@ -169,11 +132,11 @@ def _all_sets(items, anchors: tuple[str, ...]) -> list[list[str]]:
             continue
         close()
         if op is _c.SUBPATTERN:
-            sets.extend(_all_sets(list(av[-1]), anchors))
+            sets.extend(_all_sets(av[-1], choose))
         elif op is _c.BRANCH:
             alts: list[str] = []
             for branch in av[1]:
-                got = _pick(_all_sets(list(branch), anchors), anchors)
+                got = choose(_all_sets(branch, choose))
                 if got is None:
                     alts = []
                     break
@@ -183,7 +146,9 @@ def _all_sets(items, anchors: tuple[str, ...]) -> list[list[str]]:
         elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)):
             lo, _hi, body = av
             if lo >= 1:
-                sets.extend(_all_sets(list(body), anchors))
+                sets.extend(_all_sets(body, choose))
+        elif op is getattr(_c, "ATOMIC_GROUP", None):
+            sets.extend(_all_sets(av, choose))
         elif op is _c.IN and av and all(k is _c.LITERAL and _caseless(chr(v)) for k, v in av):
             sets.append(sorted({chr(v) for _k, v in av}))
     close()
@@ -207,7 +172,8 @@ def discriminating_literals(source: str, anchors: list[str]) -> list[str] | None
     parsed = parse(source)
     if parsed is None:
         return None
-    got = _pick(_all_sets(parsed, tuple(anchors)), tuple(anchors))
+    anchors = tuple(anchors)
+    got = _pick(_all_sets(parsed, lambda sets: _pick(sets, anchors)), anchors)
     if got is None or _anchor_like(got, tuple(anchors)):
         return None
     return got
