@@ -227,13 +227,22 @@ class Engine:
                     width = derived[key]
                     self._reach[id(sel)] = sel.window if width is None else min(sel.window, max(width - 1, 0))
         # per rule: selection name -> (specialised evaluator, shared-memo key or None)
+        # A windowed selection's result depends on its content and the span only, so rules that
+        # carry the same one (a copied report or negation exception) share its memo as pack-level
+        # selections do: the first such selection object stands for the group.
         self._sel_fns: list[dict[str, tuple]] = []
+        canonical: dict[tuple, int] = {}
         for ri, rule in enumerate(self.rules):
             fns: dict[str, tuple] = {}
             for name in names_in(rule.condition):
                 own = rule.selections.get(name)
                 sel = own if own is not None else self._pack_of[rule.pack].selections[name]
-                fns[name] = (_selection_fn(self, rule, ri, sel), None if own is not None else id(sel))
+                skey = id(sel)
+                if own is not None:
+                    skey = None
+                    if sel.within[0] not in ("match", "document", "field"):
+                        skey = canonical.setdefault(self._content_key(sel) + (sel.within,), id(sel))
+                fns[name] = (_selection_fn(self, rule, ri, sel), skey)
             self._sel_fns.append(fns)
         # per rule: the condition as one function of (check, field, start, end, shared memo) calling
         # the selection evaluators directly (no per-candidate closure or memo dict)
