@@ -267,7 +267,9 @@ class Engine:
             return rule.condition
         names, fn = guard
         pack = self._pack_of[rule.pack]
-        asts = {id(pack.exceptions[n][1]) for n in rule.exceptions if n in names}
+        # an exception whose selections the rule shadows with its own is not what the guard read
+        asts = {id(pack.exceptions[n][1]) for n in rule.exceptions
+                if n in names and not set(names_in(pack.exceptions[n][1])) & set(rule.selections)}
         kept, guarded = [], []
         for conj in _conjuncts(rule.condition):
             (guarded if conj[0] == "not" and id(conj[1]) in asts else kept).append(conj)

@@ -428,3 +428,20 @@ def test_profile_names_the_rule_that_costs(engine):
     assert total > 0 and ranked[0][0].startswith("EDU-"), ranked[:3]
     assert sum(sec for _rid, sec, _n in ranked) <= total
     assert "_check_cls" not in engine.__dict__  # the engine is left as it was
+
+
+def test_exception_guard_respects_a_rule_that_shadows_a_pack_selection(tmp_path, monkeypatch):
+    """A rule may define its own selection under the name a pack exception reads; the guard, built
+    from the pack's cue words, must then leave that exception to be evaluated."""
+    pack = _copy_base(tmp_path)
+    path = pack / "rules" / "finance.yaml"
+    text = path.read_text(encoding="utf-8")
+    first_selections = text.index("  selections:\n")  # FIN-PRINCIPAL-001, the first rule of the file
+    path.write_text(text[:first_selections] + "  selections:\n    strong_warning: {terms: [温馨说明], within: sentence:50}\n"
+                    + text[first_selections + len("  selections:\n"):], encoding="utf-8")
+    doc = {"body": "温馨说明：本理财产品保本保息，年化收益8%"}
+    for guard in ("on", "off"):
+        monkeypatch.setenv("FANGXIN_RULES_GUARD", guard)
+        hits = rules.load_engine([pack]).check(doc)
+        assert "FIN-PRINCIPAL-001" not in {h.rule for h in hits}, guard
+    assert "FIN-PRINCIPAL-001" in {h.rule for h in rules.load_engine([pack]).check({"body": "本理财产品保本保息，年化收益8%"})}
