@@ -163,7 +163,12 @@ def _pick(sets: list[list[str]], anchors: tuple[str, ...]) -> list[str] | None:
     """The most useful requirement: one that is not just the anchors again, then the longest."""
     if not sets:
         return None
-    return max(sets, key=lambda alts: (not _anchor_like(alts, anchors), _score(alts)))
+    return max(sets, key=lambda alts: (not _anchor_like_cached(tuple(alts), anchors), _score(alts)))
+
+
+@functools.lru_cache(maxsize=65536)
+def _anchor_like_cached(alts: tuple[str, ...], anchors: tuple[str, ...]) -> bool:
+    return _anchor_like(list(alts), anchors)
 
 
 def discriminating_literals(source: str, anchors: list[str]) -> list[str] | None:

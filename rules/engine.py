@@ -993,8 +993,10 @@ def _safe_width(src: str, limit: float = 5e5, cap: int = 400) -> int:
     (width x paths from one start, see _paths); 0 when no such bound can be given. Patterns that
     the standard parser does not read fall back to the product of all repetition bounds."""
     parsed = parse_regex(src)
-    if parsed is not None:  # paths grow with the window: bisect over multiples of 8
-        lo, hi = 0, cap // 8
+    if parsed is not None:  # paths grow with the window: most patterns are safe at the cap, else bisect
+        if cap * _paths(parsed, cap) <= limit:
+            return cap
+        lo, hi = 0, cap // 8 - 1
         while lo < hi:
             mid = (lo + hi + 1) // 2
             if 8 * mid * _paths(parsed, 8 * mid) > limit:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -66,6 +67,13 @@ def _schema_error(validator, data, file: str, prefix: str) -> None:
     raise PackError(file, line, f"{prefix}{where}" if prefix else where, msg)
 
 
+@functools.cache
+def _compile(source: str):
+    """regex.compile with the packs' flags, once per source: rules copy selections, and the
+    `regex` module's own cache (500 entries) is smaller than a pack's distinct patterns."""
+    return regex.compile(source, REGEX_FLAGS)
+
+
 def _norm_term(term: str, steps: tuple[str, ...]) -> str:
     return normalize(str(term).strip(), steps).text
 
@@ -109,7 +117,7 @@ def _literal_context_re(terms: list[str], nf: list[str], np_: list[str]):
             pat = "(?<!" + "|".join(re.escape(x) for x in np_) + ")" + pat
         else:
             pat = "(?<!" + "|".join(regex.escape(x) for x in np_) + ")" + pat
-            return LazyPattern(pat, REGEX_FLAGS, regex.compile(pat, REGEX_FLAGS))
+            return LazyPattern(pat, REGEX_FLAGS, _compile(pat))
     return re.compile(pat)
 
 
@@ -142,7 +150,7 @@ def build_selection(
         source = None
     if source is not None:
         try:
-            compiled = LazyPattern(source, REGEX_FLAGS, regex.compile(source, REGEX_FLAGS))
+            compiled = LazyPattern(source, REGEX_FLAGS, _compile(source))
         except regex.error as exc:
             err("regex", f"does not compile: {exc}")
     anchors = [_norm_term(a, steps) for a in spec.get("anchors", [])]
@@ -334,7 +342,7 @@ def build_rule(pack: Pack, raw: LineDict, file: str, rline: int) -> Rule:
     extract = {}
     for name, spec in raw.get("extract", {}).items():
         try:
-            rx = LazyPattern(spec["regex"], REGEX_FLAGS, regex.compile(spec["regex"], REGEX_FLAGS))
+            rx = LazyPattern(spec["regex"], REGEX_FLAGS, _compile(spec["regex"]))
         except regex.error as exc:
             err(f"extract.{name}.regex", f"does not compile: {exc}")
         extract[name] = (rx, parse_within(spec.get("within"), "around:30"), int(spec.get("group", 0)))
