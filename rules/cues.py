@@ -214,3 +214,29 @@ def _width(items) -> float:
         else:  # back-references and anything unknown
             return float("inf")
     return total
+
+
+def lookaround_width(source: str) -> int | None:
+    """The widest look-ahead or look-behind of ``source`` (0 without any), or None (unbounded or
+    unreadable): how far past a match's end (or before its start) the pattern may look."""
+    parsed = parse(source)
+    if parsed is None:
+        return None
+    got = _look(parsed)
+    return None if got == float("inf") else int(got)
+
+
+def _look(items) -> float:
+    widest = 0.0
+    for op, av in items:
+        if op in (_c.ASSERT, _c.ASSERT_NOT):
+            widest = max(widest, _width(av[1]), _look(av[1]))
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)):
+            widest = max(widest, _look(av[2]))
+        elif op is _c.SUBPATTERN:
+            widest = max(widest, _look(av[-1]))
+        elif op is getattr(_c, "ATOMIC_GROUP", None):
+            widest = max(widest, _look(av))
+        elif op is _c.BRANCH:
+            widest = max([widest] + [_look(b) for b in av[1]])
+    return widest

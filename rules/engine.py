@@ -17,6 +17,7 @@ from rules.cues import (
     ast_literals,
     discriminating_literals,
     guardable,
+    lookaround_width,
     max_width,
     regex_literals,
     selection_literals,
@@ -34,6 +35,7 @@ _CLAUSE_CHARS = tuple("，,。！？；!?;\n\r")
 _SENTENCE_CHARS = tuple("。！？；!?;\n\r")
 OVERLAP_PAD = 40
 BOUND_REACH = 400  # clause/sentence bounds look at most this far either side of a span
+GUIDED_FROM = 600  # a regex search over more characters than this is guided by its literals
 
 
 class _Values(dict):
@@ -170,6 +172,7 @@ class Engine:
         self._exc_names: dict[str, tuple[str, ...]] = {}
         self._identity: dict[str, dict] = {}  # rule id -> rule_identity(rule), built on first hit
         self._content_keys: dict[int, tuple] = {}  # id(selection) -> _content_key
+        self._guide_finders: dict[str, object] = {}  # literal alternation -> compiled finditer
         # document-level gates: top-level conjuncts of a condition that only read whole-document
         # selections (sector context such as drug_ctx). Checked once per document, before any
         # candidate of the rule is built.
@@ -214,6 +217,24 @@ class Engine:
                 if guardable(lits) and lits:
                     alt = "|".join(re.escape(t) for t in sorted(lits, key=len, reverse=True))
                     self._prefilter[id(rx)] = _lazy_search(alt, self._prefilter, id(rx))
+        # whole-document regexes (sector and product-form contexts) are searched only around the
+        # occurrences of a literal they require: (finditer of those literals, how far a match can
+        # reach from one, how far its look-arounds see)
+        self._guides: dict[int, tuple] = {}
+        if self._prefilter is not None and os.environ.get("FANGXIN_RULES_GUARD", "on").lower() not in (
+                "off", "0", "no", "false"):
+            for sel in sels:
+                rx = sel.regex
+                if rx is None or type(rx) is re.Pattern or sel.within[0] not in ("document", "field"):
+                    continue
+                src = sel.regex_source or rx.pattern
+                for kind, fn in (("lits", regex_literals), ("width", max_width), ("look", lookaround_width)):
+                    if (kind, src) not in derived:
+                        derived[(kind, src)] = fn(src)
+                lits, width, look = derived[("lits", src)], derived[("width", src)], derived[("look", src)]
+                if lits and width is not None and look is not None:
+                    alt = "|".join(re.escape(t) for t in sorted(lits, key=len, reverse=True))
+                    self._guides[id(rx)] = (alt, width + max(map(len, lits)), look)
         # how far around an anchor a trigger regex can match: its window, or less when no match can
         # be longer (a match that touches the anchor lies within max_width - 1 of it)
         self._reach: dict[int, int] = {}
@@ -674,9 +695,50 @@ class _Check:
     def _search(self, rx, text: str, lo: int, hi: int):
         if type(rx) is re.Pattern:
             return rx.search(text, lo, hi)
+        if hi - lo > GUIDED_FROM:
+            guide = self.engine._guides.get(id(rx))
+            if guide is not None:
+                return self._guided_search(rx, guide, text, lo, hi)
         pf = self.prefilter.get(id(rx))
         if pf is not None and pf(text, lo, hi) is None:
             return None
+        if hi - lo <= self.safe_w.get(id(rx), 0):
+            return rx.search(text, lo, hi)
+        try:
+            return rx.search(text, lo, hi, timeout=self.timeout_s)
+        except TimeoutError:
+            self.regex_timeouts += 1
+            if time.perf_counter() > self.deadline:
+                raise DeadlineExceeded() from None
+            return None
+
+    def _guided_search(self, rx, guide, text: str, lo: int, hi: int):
+        """``rx.search(text, lo, hi)`` for existence, run only in the merged windows around the
+        literals every match contains. A match found near a window's end is confirmed on the whole
+        range (a window end could hide what a look-ahead or a greedy part would see)."""
+        alt, reach, look = guide
+        finder = self.engine._guide_finders.get(alt)
+        if finder is None:
+            finder = self.engine._guide_finders[alt] = re.compile(alt).finditer
+        windows: list[list[int]] = []
+        for m in finder(text, lo, hi):
+            a = m.start() - reach - look
+            b = m.end() + reach + look
+            a = lo if a < lo else a
+            b = hi if b > hi else b
+            if windows and a <= windows[-1][1]:
+                windows[-1][1] = b
+            else:
+                windows.append([a, b])
+        for a, b in windows:
+            r = self._search_plain(rx, text, a, b)
+            if r is not None:
+                if b == hi or r.end() + look < b:
+                    return r
+                return self._search_plain(rx, text, lo, hi)  # near the window end: decide on the whole range
+        return None
+
+    def _search_plain(self, rx, text: str, lo: int, hi: int):
         if hi - lo <= self.safe_w.get(id(rx), 0):
             return rx.search(text, lo, hi)
         try:

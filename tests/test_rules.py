@@ -445,3 +445,30 @@ def test_exception_guard_respects_a_rule_that_shadows_a_pack_selection(tmp_path,
         hits = rules.load_engine([pack]).check(doc)
         assert "FIN-PRINCIPAL-001" not in {h.rule for h in hits}, guard
     assert "FIN-PRINCIPAL-001" in {h.rule for h in rules.load_engine([pack]).check({"body": "本理财产品保本保息，年化收益8%"})}
+
+
+def test_guided_document_search_finds_what_the_whole_search_finds(engine):
+    """A whole-document regex searched only around its literals answers as a search of the whole
+    text would, also where look-arounds and greedy parts meet a window's end."""
+    import random
+
+    import regex
+
+    from rules.cues import lookaround_width, max_width, regex_literals
+    from rules.engine import _Check
+
+    rng = random.Random(3)
+    alphabet = list("丸子血栓塞炎灵贴膏片止痛降压好的。，") + ["  "]
+    patterns = [r"(?<![肉鱼])丸(?!子)|(?<![血])栓(?!塞)", r"(?:炎|痛|压)灵(?=贴|膏)", r"止痛\p{Han}{0,2}(?:膏|贴)(?!子)"]
+    chk = _Check(engine, float("inf"), None)
+    outcomes = set()
+    for src in patterns:
+        rx = regex.compile(src)
+        lits = regex_literals(src)
+        guide = ("|".join(map(regex.escape, lits)), max_width(src) + max(map(len, lits)), lookaround_width(src))
+        for _ in range(400):
+            text = "".join(rng.choice(alphabet) for _ in range(rng.randint(600, 900)))
+            got = chk._guided_search(rx, guide, text, 0, len(text))
+            assert (got is None) == (rx.search(text) is None), (src, text)
+            outcomes.add((src, got is None))
+    assert len(outcomes) >= 5  # found and not found, for most patterns
