@@ -67,11 +67,23 @@ def _schema_error(validator, data, file: str, prefix: str) -> None:
     raise PackError(file, line, f"{prefix}{where}" if prefix else where, msg)
 
 
-@functools.cache
+# escapes and group syntax whose letters are not text to match
+_NON_TEXT = regex.compile(r"\\[dDsSwWbBAZGntrfv]|\\x[0-9a-fA-F]{2}|\\u[0-9a-fA-F]{4}|\\[pP]\{Han\}"
+                          r"|\(\?P<\w+>|\(\?P=\w+\)|\\\\")
+
+
+def _flags(source: str) -> int:
+    """The packs match case-insensitively; a pattern without any cased character to match (the
+    text is lower-cased by normalisation anyway) runs about an eighth faster without the flag."""
+    rest = _NON_TEXT.sub("", source)
+    return REGEX_FLAGS if any(c.lower() != c.upper() for c in rest) else regex.VERSION0
+
+
+@functools.lru_cache(maxsize=4096)
 def _compile(source: str):
     """regex.compile with the packs' flags, once per source: rules copy selections, and the
     `regex` module's own cache (500 entries) is smaller than a pack's distinct patterns."""
-    return regex.compile(source, REGEX_FLAGS)
+    return regex.compile(source, _flags(source))
 
 
 def _norm_term(term: str, steps: tuple[str, ...]) -> str:
@@ -117,7 +129,7 @@ def _literal_context_re(terms: list[str], nf: list[str], np_: list[str]):
             pat = "(?<!" + "|".join(re.escape(x) for x in np_) + ")" + pat
         else:
             pat = "(?<!" + "|".join(regex.escape(x) for x in np_) + ")" + pat
-            return LazyPattern(pat, REGEX_FLAGS, _compile(pat))
+            return LazyPattern(pat, _flags(pat), _compile(pat))
     return re.compile(pat)
 
 
@@ -150,7 +162,7 @@ def build_selection(
         source = None
     if source is not None:
         try:
-            compiled = LazyPattern(source, REGEX_FLAGS, _compile(source))
+            compiled = LazyPattern(source, _flags(source), _compile(source))
         except regex.error as exc:
             err("regex", f"does not compile: {exc}")
     anchors = [_norm_term(a, steps) for a in spec.get("anchors", [])]
@@ -342,7 +354,7 @@ def build_rule(pack: Pack, raw: LineDict, file: str, rline: int) -> Rule:
     extract = {}
     for name, spec in raw.get("extract", {}).items():
         try:
-            rx = LazyPattern(spec["regex"], REGEX_FLAGS, _compile(spec["regex"]))
+            rx = LazyPattern(spec["regex"], _flags(spec["regex"]), _compile(spec["regex"]))
         except regex.error as exc:
             err(f"extract.{name}.regex", f"does not compile: {exc}")
         extract[name] = (rx, parse_within(spec.get("within"), "around:30"), int(spec.get("group", 0)))
