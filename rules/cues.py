@@ -1,4 +1,5 @@
-"""Required literals ("cues") of selections and conditions, for the exception guard.
+"""What a pack pattern requires and how far it reaches: required literals ("cues") for the
+exception guard and the pre-filters, match and look-around widths, and the backtracking bound.
 
 Every candidate that reaches the end of a rule's condition is checked against the pack-wide
 exceptions (law quoted, warning, question, listed examples, allowed names …), and for almost every
@@ -15,6 +16,7 @@ cannot match without it.
 from __future__ import annotations
 
 import functools
+import math
 import re
 
 try:  # the standard library's regular-expression parser (Python >= 3.11)
@@ -184,13 +186,15 @@ def discriminating_literals(source: str, anchors: list[str]) -> list[str] | None
     return got
 
 
+def _measure(source: str, walk) -> int | None:
+    parsed = parse(source)
+    got = float("inf") if parsed is None else walk(parsed)
+    return None if got == float("inf") else int(got)
+
+
 def max_width(source: str) -> int | None:
     """The most characters a match of ``source`` can span, or None (unbounded or unreadable)."""
-    parsed = parse(source)
-    if parsed is None:
-        return None
-    got = _width(parsed)
-    return None if got == float("inf") else int(got)
+    return _measure(source, _width)
 
 
 def _width(items) -> float:
@@ -219,11 +223,7 @@ def _width(items) -> float:
 def lookaround_width(source: str) -> int | None:
     """The widest look-ahead or look-behind of ``source`` (0 without any), or None (unbounded or
     unreadable): how far past a match's end (or before its start) the pattern may look."""
-    parsed = parse(source)
-    if parsed is None:
-        return None
-    got = _look(parsed)
-    return None if got == float("inf") else int(got)
+    return _measure(source, _look)
 
 
 def _look(items) -> float:
@@ -240,3 +240,154 @@ def _look(items) -> float:
         elif op is _c.BRANCH:
             widest = max([widest] + [_look(b) for b in av[1]])
     return widest
+
+
+# ---------------------------------------------------------------------- backtracking bound
+def _quantifier_factors(src: str) -> list[int] | None:
+    """The repetition bounds of a pattern's quantifiers (-1 = unbounded), or None when a quantifier
+    applies to a group or the pattern uses a back-reference (no cheap worst-case bound then)."""
+    out: list[int] = []
+    i, n = 0, len(src)
+    prev_group_end = False
+    while i < n:
+        c = src[i]
+        after_group = prev_group_end
+        prev_group_end = False
+        if c == "\\":
+            nxt = src[i + 1] if i + 1 < n else ""
+            if nxt.isdigit() and nxt != "0" or nxt in ("g", "k"):
+                return None  # back-reference
+            if nxt in "pPNx" and i + 2 < n and src[i + 2] == "{":
+                j = src.find("}", i + 2)
+                i = (j + 1) if j > 0 else n
+            else:
+                i += 2
+            continue
+        if c == "[":
+            j = i + 1
+            if j < n and src[j] == "^":
+                j += 1
+            if j < n and src[j] == "]":
+                j += 1
+            while j < n and src[j] != "]":
+                j += 2 if src[j] == "\\" else 1
+            i = j + 1
+            continue
+        if c == "(":
+            i += 1
+            if i < n and src[i] == "?":  # group syntax, not a quantifier
+                i += 1
+            continue
+        if c == ")":
+            prev_group_end = True
+            i += 1
+            continue
+        bound = None
+        if c in "*+":
+            bound, i = -1, i + 1
+        elif c == "?":
+            bound, i = 1, i + 1
+        elif c == "{":
+            j = src.find("}", i)
+            body = src[i + 1 : j] if j > 0 else ""
+            lo, sep, hi = body.partition(",")
+            if j > 0 and lo.strip().isdigit() or (sep and hi.strip().isdigit()):
+                if not sep:
+                    bound = 0  # fixed count: no backtracking choice
+                else:
+                    bound = int(hi) if hi.strip() else -1
+                i = j + 1
+            else:
+                i += 1
+                continue
+        else:
+            i += 1
+            continue
+        if i < n and src[i] in "?+":  # lazy or possessive modifier
+            i += 1
+        if after_group and bound != 1:
+            return None  # a repeated group: its inner choices multiply (catastrophic backtracking)
+        if bound:
+            out.append(bound)
+    return out
+
+
+def _paths(items, w: int) -> float:
+    """An upper bound on the backtracking paths of a parsed pattern from one start position in a
+    window of ``w`` characters: a sequence multiplies, an alternation adds, a repeat of one
+    character has (hi - lo + 1) choices, a repeat of a group raises its paths to the count."""
+    c = _c
+    total = 1.0
+    for op, av in items:
+        if op is c.LITERAL:
+            continue
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)):
+            lo, hi, body = av
+            hi = max(lo, min(w, hi))  # MAXREPEAT is larger than any window
+            inner = list(body)
+            if len(inner) == 1 and inner[0][0] in (c.LITERAL, c.NOT_LITERAL, c.IN, c.ANY, c.CATEGORY):
+                total *= max(1, hi - lo + 1)
+            else:
+                sub = _paths(inner, w)
+                if sub <= 1:
+                    total *= max(1, hi - lo + 1)
+                elif sub == float("inf") or (hi + 1) * math.log10(sub) > 15:
+                    return float("inf")
+                else:  # sub**lo + … + sub**hi
+                    total *= sub ** lo * (sub ** (hi - lo + 1) - 1) / (sub - 1)
+        elif op is c.BRANCH:
+            # branches that begin with different literal characters cannot both match at one
+            # position: only the largest such group (plus the branches of any other start) goes on
+            by_first: dict[int, float] = {}
+            other = 0.0
+            for b in av[1]:
+                paths = _paths(b, w)
+                if b and b[0][0] is c.LITERAL:
+                    by_first[b[0][1]] = by_first.get(b[0][1], 0.0) + paths
+                else:
+                    other += paths
+            total *= max(by_first.values(), default=0.0) + other
+        elif op is c.SUBPATTERN:
+            total *= _paths(list(av[-1]), w)
+        elif op is getattr(c, "ATOMIC_GROUP", None):
+            total *= _paths(list(av), w)
+        elif op in (c.GROUPREF, c.GROUPREF_EXISTS, c.ASSERT, c.ASSERT_NOT):
+            if op in (c.ASSERT, c.ASSERT_NOT):
+                total *= _paths(list(av[1]), w)
+            else:
+                return float("inf")
+        if total > 1e12:
+            return float("inf")
+    return total
+
+
+def safe_width(src: str, limit: float = 5e5, cap: int = 400) -> int:
+    """The widest window in which every backtracking path of the pattern fits in ``limit`` steps
+    (width x paths from one start, see _paths); 0 when no such bound can be given. Patterns that
+    the standard parser does not read fall back to the product of all repetition bounds."""
+    parsed = parse(src)
+    if parsed is not None:  # paths grow with the window: most patterns are safe at the cap, else bisect
+        if cap * _paths(parsed, cap) <= limit:
+            return cap
+        lo, hi = 0, cap // 8 - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if 8 * mid * _paths(parsed, 8 * mid) > limit:
+                hi = mid - 1
+            else:
+                lo = mid
+        return 8 * lo
+    factors = _quantifier_factors(src)
+    if factors is None:
+        return 0
+    best = 0
+    for w in range(8, cap + 1, 8):
+        steps = float(w)
+        for b in factors:
+            steps *= (min(b, w) if b > 0 else w) + 1
+            if steps > limit:
+                break
+        if steps > limit:
+            break
+        best = w
+    return best

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from re import _constants as _re_constants  # parse-tree opcodes (_paths)
 
 import ahocorasick_rs
 
@@ -20,9 +18,9 @@ from rules.cues import (
     lookaround_width,
     max_width,
     regex_literals,
+    safe_width,
     selection_literals,
 )
-from rules.cues import parse as parse_regex
 from rules.errors import DeadlineExceeded, PackError
 from rules.model import FIELDS, Hit, Hits, Pack, Rule, Selection, rule_identity
 from rules.normalize import Normalized, normalize, preset_tables, tables_state
@@ -185,7 +183,7 @@ class Engine:
                     gates.append(conj)
             self._gates.append(gates)
         # `regex` patterns whose worst-case backtracking in a window of up to N characters is
-        # bounded (see _safe_width) run there without the per-call timeout, which costs more than
+        # bounded (see rules.cues.safe_width) run there without the per-call timeout, which costs more than
         # the search itself; wider windows and every other pattern keep the timeout
         self._safe_w: dict[int, int] = {}
         derived = self._derived
@@ -196,7 +194,7 @@ class Engine:
                 key = ("safe", rx.pattern)
                 w = derived.get(key)
                 if w is None:
-                    w = derived[key] = _safe_width(rx.pattern)
+                    w = derived[key] = safe_width(rx.pattern)
                 self._safe_w[id(rx)] = w
         # literal pre-filters of `regex` patterns (rules.cues): a window (or document) without any
         # literal the pattern requires cannot match, so one `re` literal search replaces the regex
@@ -702,15 +700,7 @@ class _Check:
         pf = self.prefilter.get(id(rx))
         if pf is not None and pf(text, lo, hi) is None:
             return None
-        if hi - lo <= self.safe_w.get(id(rx), 0):
-            return rx.search(text, lo, hi)
-        try:
-            return rx.search(text, lo, hi, timeout=self.timeout_s)
-        except TimeoutError:
-            self.regex_timeouts += 1
-            if time.perf_counter() > self.deadline:
-                raise DeadlineExceeded() from None
-            return None
+        return self._search_plain(rx, text, lo, hi)
 
     def _guided_search(self, rx, guide, text: str, lo: int, hi: int):
         """``rx.search(text, lo, hi)`` for existence, run only in the merged windows around the
@@ -739,6 +729,8 @@ class _Check:
         return None
 
     def _search_plain(self, rx, text: str, lo: int, hi: int):
+        """One `regex` search: without a timeout where the pattern's backtracking is bounded for
+        this width (rules.cues.safe_width), else under the regex timeout and the document deadline."""
         if hi - lo <= self.safe_w.get(id(rx), 0):
             return rx.search(text, lo, hi)
         try:
@@ -930,156 +922,6 @@ class _Check:
 
 
 Engine._check_cls = _Check  # one check's state; rules.profile substitutes a timed subclass
-
-
-def _quantifier_factors(src: str) -> list[int] | None:
-    """The repetition bounds of a pattern's quantifiers (-1 = unbounded), or None when a quantifier
-    applies to a group or the pattern uses a back-reference (no cheap worst-case bound then)."""
-    out: list[int] = []
-    i, n = 0, len(src)
-    prev_group_end = False
-    while i < n:
-        c = src[i]
-        after_group = prev_group_end
-        prev_group_end = False
-        if c == "\\":
-            nxt = src[i + 1] if i + 1 < n else ""
-            if nxt.isdigit() and nxt != "0" or nxt in ("g", "k"):
-                return None  # back-reference
-            if nxt in "pPNx" and i + 2 < n and src[i + 2] == "{":
-                j = src.find("}", i + 2)
-                i = (j + 1) if j > 0 else n
-            else:
-                i += 2
-            continue
-        if c == "[":
-            j = i + 1
-            if j < n and src[j] == "^":
-                j += 1
-            if j < n and src[j] == "]":
-                j += 1
-            while j < n and src[j] != "]":
-                j += 2 if src[j] == "\\" else 1
-            i = j + 1
-            continue
-        if c == "(":
-            i += 1
-            if i < n and src[i] == "?":  # group syntax, not a quantifier
-                i += 1
-            continue
-        if c == ")":
-            prev_group_end = True
-            i += 1
-            continue
-        bound = None
-        if c in "*+":
-            bound, i = -1, i + 1
-        elif c == "?":
-            bound, i = 1, i + 1
-        elif c == "{":
-            j = src.find("}", i)
-            body = src[i + 1 : j] if j > 0 else ""
-            lo, sep, hi = body.partition(",")
-            if j > 0 and lo.strip().isdigit() or (sep and hi.strip().isdigit()):
-                if not sep:
-                    bound = 0  # fixed count: no backtracking choice
-                else:
-                    bound = int(hi) if hi.strip() else -1
-                i = j + 1
-            else:
-                i += 1
-                continue
-        else:
-            i += 1
-            continue
-        if i < n and src[i] in "?+":  # lazy or possessive modifier
-            i += 1
-        if after_group and bound != 1:
-            return None  # a repeated group: its inner choices multiply (catastrophic backtracking)
-        if bound:
-            out.append(bound)
-    return out
-
-
-def _paths(items, w: int) -> float:
-    """An upper bound on the backtracking paths of a parsed pattern from one start position in a
-    window of ``w`` characters: a sequence multiplies, an alternation adds, a repeat of one
-    character has (hi - lo + 1) choices, a repeat of a group raises its paths to the count."""
-    c = _re_constants
-    total = 1.0
-    for op, av in items:
-        if op is c.LITERAL:
-            continue
-        if op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)):
-            lo, hi, body = av
-            hi = max(lo, min(w, hi))  # MAXREPEAT is larger than any window
-            inner = list(body)
-            if len(inner) == 1 and inner[0][0] in (c.LITERAL, c.NOT_LITERAL, c.IN, c.ANY, c.CATEGORY):
-                total *= max(1, hi - lo + 1)
-            else:
-                sub = _paths(inner, w)
-                if sub <= 1:
-                    total *= max(1, hi - lo + 1)
-                elif sub == float("inf") or (hi + 1) * math.log10(sub) > 15:
-                    return float("inf")
-                else:  # sub**lo + … + sub**hi
-                    total *= sub ** lo * (sub ** (hi - lo + 1) - 1) / (sub - 1)
-        elif op is c.BRANCH:
-            # branches that begin with different literal characters cannot both match at one
-            # position: only the largest such group (plus the branches of any other start) goes on
-            by_first: dict[int, float] = {}
-            other = 0.0
-            for b in av[1]:
-                paths = _paths(b, w)
-                if b and b[0][0] is c.LITERAL:
-                    by_first[b[0][1]] = by_first.get(b[0][1], 0.0) + paths
-                else:
-                    other += paths
-            total *= max(by_first.values(), default=0.0) + other
-        elif op is c.SUBPATTERN:
-            total *= _paths(list(av[-1]), w)
-        elif op is getattr(c, "ATOMIC_GROUP", None):
-            total *= _paths(list(av), w)
-        elif op in (c.GROUPREF, c.GROUPREF_EXISTS, c.ASSERT, c.ASSERT_NOT):
-            if op in (c.ASSERT, c.ASSERT_NOT):
-                total *= _paths(list(av[1]), w)
-            else:
-                return float("inf")
-        if total > 1e12:
-            return float("inf")
-    return total
-
-
-def _safe_width(src: str, limit: float = 5e5, cap: int = 400) -> int:
-    """The widest window in which every backtracking path of the pattern fits in ``limit`` steps
-    (width x paths from one start, see _paths); 0 when no such bound can be given. Patterns that
-    the standard parser does not read fall back to the product of all repetition bounds."""
-    parsed = parse_regex(src)
-    if parsed is not None:  # paths grow with the window: most patterns are safe at the cap, else bisect
-        if cap * _paths(parsed, cap) <= limit:
-            return cap
-        lo, hi = 0, cap // 8 - 1
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if 8 * mid * _paths(parsed, 8 * mid) > limit:
-                hi = mid - 1
-            else:
-                lo = mid
-        return 8 * lo
-    factors = _quantifier_factors(src)
-    if factors is None:
-        return 0
-    best = 0
-    for w in range(8, cap + 1, 8):
-        steps = float(w)
-        for b in factors:
-            steps *= (min(b, w) if b > 0 else w) + 1
-            if steps > limit:
-                break
-        if steps > limit:
-            break
-        best = w
-    return best
 
 
 def _selection_fn(engine: Engine, rule: Rule, ri: int, sel: Selection):

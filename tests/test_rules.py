@@ -392,7 +392,7 @@ def test_pack_cache_hit_matches_fresh_load_and_follows_edits(tmp_path, monkeypat
 
 
 def test_regex_timeout_skipped_only_for_bounded_patterns():
-    from rules.engine import _safe_width
+    from rules.cues import safe_width as _safe_width
 
     for risky in [r"(.*,){12}x", r"(a|aa)*b", r"(\d+)\1", r"(a+)+b", r"\d+\s*\d+\s*\d+\s*\d+"]:
         assert _safe_width(risky) <= 8, risky  # exponential or worse: no window worth the risk
