@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 CATEGORIES = (
     "absolute_terms",
@@ -135,18 +135,10 @@ HIT_FIELDS = (
 )
 
 
-# What a hit carries of the rule that fired it (text and series hits alike), besides its id.
-RULE_IDENTITY = ("pack", "pack_version", "category", "severity", "confidence", "law", "legal", "title")
-
-
-def rule_identity(rule) -> dict:
-    """The rule's part of a hit: `rule` (its id) and the RULE_IDENTITY attributes."""
-    return {"rule": rule.id, **{name: getattr(rule, name) for name in RULE_IDENTITY}}
-
-
 @dataclass(slots=True)
-class Hit:
-    """One rule firing on one span of one field. Offsets index the original text."""
+class RuleIdentity:
+    """What a hit carries of the rule that fired it (text and series hits alike): `rule` (its id)
+    and the RULE_IDENTITY attributes, in that order; see rule_identity()."""
 
     rule: str
     pack: str
@@ -157,6 +149,21 @@ class Hit:
     law: str
     legal: list[dict]
     title: str
+
+
+# What a hit carries of the rule that fired it (text and series hits alike), besides its id.
+RULE_IDENTITY = tuple(f.name for f in fields(RuleIdentity) if f.name != "rule")
+
+
+def rule_identity(rule) -> dict:
+    """The rule's part of a hit: `rule` (its id) and the RULE_IDENTITY attributes."""
+    return {"rule": rule.id, **{name: getattr(rule, name) for name in RULE_IDENTITY}}
+
+
+@dataclass(slots=True)
+class Hit(RuleIdentity):
+    """One rule firing on one span of one field. Offsets index the original text."""
+
     message: str
     field: str
     start: int

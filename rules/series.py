@@ -39,7 +39,7 @@ import jsonschema
 
 from rules.errors import PackError
 from rules.legal import law_line
-from rules.model import rule_identity
+from rules.model import RuleIdentity, rule_identity
 from rules.yamlio import display_path, line_of, load_yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -143,16 +143,7 @@ class SeriesRule:
 
 
 @dataclass
-class SeriesHit:
-    rule: str
-    pack: str
-    pack_version: str
-    category: str
-    severity: str
-    confidence: float
-    law: str
-    legal: list[dict]
-    title: str
+class SeriesHit(RuleIdentity):
     message: str
     product: str
     match: str
