@@ -16,7 +16,7 @@ from rules.lazyregex import LazyPattern
 from rules.legal import cite, law_line
 from rules.model import Pack, Rule, Selection, TestCase
 from rules.normalize import ALL_STEPS, normalize
-from rules.yamlio import LineDict, LineList, display_path, line_of, load_yaml
+from rules.yamlio import LineDict, LineList, display_path, line_of, load_yaml, yaml_files
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACKS_DIR = os.path.join(HERE, "packs")
@@ -275,14 +275,7 @@ def load_rules(pack: Pack, folder: str) -> list[Rule]:
     if not os.path.isdir(rules_dir):
         return out
     validator = _validator("rule")
-    for fname in sorted(os.listdir(rules_dir)):
-        if not fname.endswith((".yaml", ".yml")):
-            continue
-        path = os.path.join(rules_dir, fname)
-        file = display_path(path)
-        data = load_yaml(path)
-        if data is None:
-            continue
+    for file, data in yaml_files(rules_dir):
         if not isinstance(data, list):
             raise PackError(file, getattr(data, "line", 1), "(top)", "a rules file is a YAML list of rules")
         for i, raw in enumerate(data):

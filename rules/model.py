@@ -63,7 +63,9 @@ class TestCase:
 
 
 @dataclass
-class Rule:
+class RuleHead:
+    """What every rule says of itself, text and series rules alike."""
+
     id: str
     title: str
     message: str
@@ -72,7 +74,11 @@ class Rule:
     confidence: float
     status: str
     legal: list[dict]
-    law: str
+    law: str  # the display line of `legal`
+
+
+@dataclass
+class Rule(RuleHead):
     scopes: tuple[str, ...]
     selections: dict[str, Selection]
     triggers: list[str]

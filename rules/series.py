@@ -39,8 +39,8 @@ import jsonschema
 
 from rules.errors import PackError
 from rules.legal import law_line
-from rules.model import RuleIdentity, rule_identity
-from rules.yamlio import display_path, line_of, load_yaml
+from rules.model import RuleHead, RuleIdentity, rule_identity
+from rules.yamlio import display_path, line_of, load_yaml, yaml_files
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACKS_DIR = os.path.join(HERE, "packs")
@@ -120,16 +120,7 @@ class SeriesCase:
 
 
 @dataclass
-class SeriesRule:
-    id: str
-    title: str
-    message: str
-    category: str
-    severity: str
-    confidence: float
-    status: str
-    legal: list[dict]
-    law: str  # the display line of `legal`
+class SeriesRule(RuleHead):
     check: str
     params: dict
     pack: str
@@ -334,14 +325,7 @@ def load_series_rules(folders: Iterable[str] | None = None) -> list[SeriesRule]:
         disabled.update(meta["disable"])
         if not os.path.isdir(folder):
             continue
-        for fname in sorted(os.listdir(folder)):
-            if not fname.endswith((".yaml", ".yml")):
-                continue
-            path = os.path.join(folder, fname)
-            file = display_path(path)
-            data = load_yaml(path)
-            if data is None:
-                continue
+        for file, data in yaml_files(folder):
             _schema_check(data, file, "")
             for i, raw in enumerate(data):
                 line = data.item_lines[i] if hasattr(data, "item_lines") else 0
