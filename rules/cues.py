@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import warnings
 
 try:  # the standard library's regular-expression parser (Python >= 3.11)
     from re import _constants as _c
@@ -26,6 +27,7 @@ except ImportError:  # pragma: no cover - other Pythons: no guard for regexes
     _c = _p = None
 
 
+@functools.lru_cache(maxsize=4096)
 def _caseless(ch: str) -> bool:
     """A character that only matches itself under IGNORECASE (the packs' regex flag)."""
     return ch.lower() == ch and ch.upper() == ch and ch.casefold() == ch
@@ -58,12 +60,38 @@ def parse(source: str):
     source = _G_ANCHOR.sub(r"\1", source)
     source = _PROPERTY.sub(lambda m: m.group(1) + ("\\w" if m.group(2) == "p" else "\\W"), source)
     try:
-        parsed = _p.parse(source)
+        with warnings.catch_warnings():  # "possible nested set" and the like: `regex` reads those
+            warnings.simplefilter("ignore")
+            parsed = _p.parse(source)
     except Exception:  # other syntax `re` does not know
         return None
     if parsed.state.flags & _c.SRE_FLAG_VERBOSE:  # pragma: no cover - not used by the packs
         return None
-    return tuple(parsed)  # cached and shared: callers only read it
+    return _freeze(parsed)  # cached and shared: callers only read it
+
+
+def _freeze(items) -> tuple:
+    """The parse tree as plain tuples: the parser's SubPattern indexes through a Python method,
+    which made the analyses below (walked several times per pattern) cost most of an engine build."""
+    data = items.data if isinstance(items, _p.SubPattern) else items
+    return tuple([(op, _FREEZE_ARG[op](av)) if op in _FREEZE_ARG else (op, av) for op, av in data])
+
+
+if _c is not None:
+    _FREEZE_ARG = {
+        _c.SUBPATTERN: lambda av: (*av[:-1], _freeze(av[-1])),
+        _c.BRANCH: lambda av: (av[0], tuple([_freeze(b) for b in av[1]])),
+        _c.MAX_REPEAT: lambda av: (av[0], av[1], _freeze(av[2])),
+        _c.MIN_REPEAT: lambda av: (av[0], av[1], _freeze(av[2])),
+        _c.ASSERT: lambda av: (av[0], _freeze(av[1])),
+        _c.ASSERT_NOT: lambda av: (av[0], _freeze(av[1])),
+        _c.IN: tuple,
+        _c.GROUPREF_EXISTS: lambda av: (av[0], _freeze(av[1]), None if av[2] is None else _freeze(av[2])),
+    }
+    for _name in ("POSSESSIVE_REPEAT", "ATOMIC_GROUP"):
+        if hasattr(_c, _name):
+            _FREEZE_ARG[getattr(_c, _name)] = (
+                (lambda av: (av[0], av[1], _freeze(av[2]))) if _name == "POSSESSIVE_REPEAT" else _freeze)
 
 
 def regex_literals(source: str) -> list[str] | None:
@@ -157,20 +185,33 @@ def _all_sets(items, choose) -> list[list[str]]:
     return sets
 
 
-def _anchor_like(alts: list[str], anchors: tuple[str, ...]) -> bool:
-    return any(a in x or x in a for x in alts for a in anchors)
+class _AnchorLike:
+    """Is one of a set of literals part of an anchor, or an anchor part of one of them? Answered
+    per literal (two C-level scans: the anchors joined by NUL, a search for any anchor) and
+    remembered for the rest of one pattern's analysis."""
+
+    def __init__(self, anchors: tuple[str, ...]) -> None:
+        self.joined = "\0".join(anchors)
+        alt = "|".join(re.escape(a) for a in sorted(anchors, key=len, reverse=True))
+        self.find = re.compile(alt).search if anchors else (lambda _x: None)
+        self.seen: dict[str, bool] = {}
+
+    def __call__(self, alts) -> bool:
+        seen = self.seen
+        for x in alts:
+            got = seen.get(x)
+            if got is None:
+                got = seen[x] = x in self.joined or self.find(x) is not None
+            if got:
+                return True
+        return False
 
 
-def _pick(sets: list[list[str]], anchors: tuple[str, ...]) -> list[str] | None:
+def _pick(sets: list[list[str]], anchor_like: _AnchorLike) -> list[str] | None:
     """The most useful requirement: one that is not just the anchors again, then the longest."""
     if not sets:
         return None
-    return max(sets, key=lambda alts: (not _anchor_like_cached(tuple(alts), anchors), _score(alts)))
-
-
-@functools.lru_cache(maxsize=65536)
-def _anchor_like_cached(alts: tuple[str, ...], anchors: tuple[str, ...]) -> bool:
-    return _anchor_like(list(alts), anchors)
+    return max(sets, key=lambda alts: (not anchor_like(alts), _score(alts)))
 
 
 def discriminating_literals(source: str, anchors: list[str]) -> list[str] | None:
@@ -179,9 +220,9 @@ def discriminating_literals(source: str, anchors: list[str]) -> list[str] | None
     parsed = parse(source)
     if parsed is None:
         return None
-    anchors = tuple(anchors)
-    got = _pick(_all_sets(parsed, lambda sets: _pick(sets, anchors)), anchors)
-    if got is None or _anchor_like(got, tuple(anchors)):
+    anchor_like = _AnchorLike(tuple(anchors))
+    got = _pick(_all_sets(parsed, lambda sets: _pick(sets, anchor_like)), anchor_like)
+    if got is None or anchor_like(got):
         return None
     return got
 

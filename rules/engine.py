@@ -150,22 +150,10 @@ class Engine:
         self._scanner_db = None
         if self._hs is not None:
             self.scanner = "hyperscan"
-        # per field: pid -> targets of the rules whose scopes include that field
-        per_field: dict[str, dict[int, list]] = {fname: {} for fname in FIELDS}
-        for pid, tlist in enumerate(targets):
-            for t in tlist:
-                for fname in dict.fromkeys(self.rules[t[0]].scopes):
-                    lists = per_field.get(fname)
-                    if lists is not None:
-                        ri, sname, kind = t
-                        sel = self.rules[ri].selections[sname]
-                        # (rule index, selection name, kind, selection, has term filters)
-                        lists.setdefault(pid, []).append(
-                            (ri, sname, kind, sel, bool(sel.not_followed_by or sel.not_preceded_by)))
-        # pid -> targets (a pid without targets in a field is absent)
-        self._targets: dict[str, dict[int, tuple]] = {
-            fname: {pid: tuple(x) for pid, x in lists.items()} for fname, lists in per_field.items()
-        }
+        # per field: pid -> targets of the rules whose scopes include that field, built the first
+        # time a document has that field (a crawl of product pages never asks for most of them)
+        self._pid_targets = targets
+        self._targets: dict[str, dict[int, tuple] | None] = {}
         self._supersedes = {r.id: set(r.supersedes) for r in self.rules if r.supersedes}
         self._exc_names: dict[str, tuple[str, ...]] = {}
         self._identity: dict[str, dict] = {}  # rule id -> rule_identity(rule), built on first hit
@@ -277,6 +265,19 @@ class Engine:
         self._gate_fns = [
             [_compile_fast_condition(g, fns) for g in gates] for gates, fns in zip(self._gates, self._sel_fns, strict=True)
         ]
+
+    def _field_targets(self, fname: str) -> dict[int, tuple]:
+        """pid -> ((rule index, selection name, kind, selection, has term filters), …) for the
+        rules that read field ``fname``; built once per field."""
+        lists: dict[int, list] = {}
+        for pid, tlist in enumerate(self._pid_targets):
+            for ri, sname, kind in tlist:
+                if fname in self.rules[ri].scopes:
+                    sel = self.rules[ri].selections[sname]
+                    lists.setdefault(pid, []).append(
+                        (ri, sname, kind, sel, bool(sel.not_followed_by or sel.not_preceded_by)))
+        got = self._targets[fname] = {pid: tuple(x) for pid, x in lists.items()}
+        return got
 
     def _guarded_condition(self, rule: Rule):
         """The rule's condition with its guarded pack-wide exceptions folded into one
@@ -590,7 +591,9 @@ class _Check:
             return
         targets = engine._targets.get(f.name)
         if targets is None:
-            return
+            if f.name in engine._targets or f.name not in FIELDS:
+                return
+            targets = engine._field_targets(f.name)
         text = f.text
         found = f.found
         if not found:

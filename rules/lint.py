@@ -65,6 +65,12 @@ def lint(packs: list[str] | None = None, time_budget_ms: float = 50.0) -> tuple[
                         )
         if len(rule.must_match) < 2 or len(rule.must_not_match) < 2:
             findings.append(Finding("error", rule.file, rule.line, f"{rule.id}.tests", "needs >=2 must_match and >=2 must_not_match"))
+        for name, (rx, _within, _group) in rule.extract.items():
+            try:
+                rx.compiled()
+            except regex.error as exc:
+                findings.append(Finding("error", rule.file, rule.line, f"{rule.id}.extract.{name}.regex",
+                                        f"does not compile: {exc}"))
     for pack in engine.packs:
         for name, sel in pack.selections.items():
             findings.extend(_check_selection(sel, f"{pack.path}/pack.yaml", sel.line, f"selections.{name}", time_budget_ms))
@@ -88,8 +94,8 @@ def _check_selection(sel: Selection, file: str, line: int, where: str, budget_ms
         except TimeoutError:
             out.append(Finding("error", file, line, f"{where}.regex", "timed out on adversarial input"))
             return out
-        except regex.error as exc:  # pragma: no cover
-            out.append(Finding("error", file, line, f"{where}.regex", str(exc)))
+        except regex.error as exc:  # the loader checks syntax only (rules.loader._pattern)
+            out.append(Finding("error", file, line, f"{where}.regex", f"does not compile: {exc}"))
             return out
         worst = max(worst, time.perf_counter() - t0)
     if worst * 1000 > budget_ms:

@@ -11,6 +11,7 @@ from functools import lru_cache
 import regex
 
 from rules import condition as cond
+from rules.cues import parse
 from rules.errors import PackError
 from rules.lazyregex import LazyPattern
 from rules.legal import cite, law_line
@@ -50,7 +51,23 @@ def _validator(name: str):
     return jsonschema.Draft202012Validator(schema)
 
 
-def _schema_error(validator, data, file: str, prefix: str) -> None:
+@lru_cache(maxsize=4)
+def _fast_validator(name: str):
+    """jsonschema-rs over the same schema (about 50x faster), or None where it is not installed.
+    It only answers valid or not: an invalid document goes to `jsonschema` for the message."""
+    try:
+        import jsonschema_rs
+    except ImportError:  # pragma: no cover - a dependency; the slower path gives the same result
+        return None
+    return jsonschema_rs.validator_for(_schema(name))
+
+
+def _schema_error(name: str, data, file: str, prefix: str) -> None:
+    """Raise PackError (file:line: field: problem) when ``data`` breaks schema ``name``."""
+    fast = _fast_validator(name)
+    if fast is not None and fast.is_valid(data):
+        return
+    validator = _validator(name)
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.path))))
     if not errors:
         return
@@ -79,11 +96,34 @@ def _flags(source: str) -> int:
     return REGEX_FLAGS if any(c.lower() != c.upper() for c in rest) else regex.VERSION0
 
 
+_PROPERTY_NAME = regex.compile(r"(?<!\\)(?:\\\\)*\\[pP]\{([^}]*)\}")
+# braces both modules read alike: escaped, a counted repeat, a \p{Name} property
+_PLAIN_BRACES = regex.compile(r"\\\\|\\[{}]|\\[pP]\{[A-Za-z_][\w=:]*\}|\{\d*(?:,\d*)?\}")
+
+
 @functools.lru_cache(maxsize=4096)
-def _compile(source: str):
-    """regex.compile with the packs' flags, once per source: rules copy selections, and the
-    `regex` module's own cache (500 entries) is smaller than a pack's distinct patterns."""
-    return regex.compile(source, _flags(source))
+def _pattern(source: str) -> LazyPattern:
+    """A pack pattern, checked but not compiled: `regex.compile` costs about half a cold pack
+    load, and a process compiles a pattern the first time it runs it (rules.lazyregex).
+
+    The check: the standard library's parser reads the pattern (rules.cues.parse, which the
+    engine's pattern analysis needs anyway) and each ``\\p{…}`` names a property the `regex`
+    module knows; a pattern that parser cannot read is compiled by `regex` here. Raises
+    regex.error. `fangxin rules lint` and `rules test` compile every pattern with `regex`."""
+    flags = _flags(source)
+    # the syntax `regex` reads otherwise: \\G (the parser drops it), braces that are not a counted
+    # repeat ({e<=1} is a fuzzy constraint in `regex`, text in `re`)
+    rest = _PLAIN_BRACES.sub("", source)
+    if "\\G" in source or "{" in rest or "}" in rest or parse(source) is None:
+        return LazyPattern(source, flags, regex.compile(source, flags))
+    for name in _PROPERTY_NAME.findall(source):
+        _property(name)
+    return LazyPattern(source, flags)
+
+
+@functools.lru_cache(maxsize=256)
+def _property(name: str) -> None:
+    regex.compile(rf"\p{{{name}}}")
 
 
 def _norm_term(term: str, steps: tuple[str, ...]) -> str:
@@ -129,7 +169,7 @@ def _literal_context_re(terms: list[str], nf: list[str], np_: list[str]):
             pat = "(?<!" + "|".join(re.escape(x) for x in np_) + ")" + pat
         else:
             pat = "(?<!" + "|".join(regex.escape(x) for x in np_) + ")" + pat
-            return LazyPattern(pat, _flags(pat), _compile(pat))
+            return _pattern(pat)
     return re.compile(pat)
 
 
@@ -162,7 +202,7 @@ def build_selection(
         source = None
     if source is not None:
         try:
-            compiled = LazyPattern(source, _flags(source), _compile(source))
+            compiled = _pattern(source)
         except regex.error as exc:
             err("regex", f"does not compile: {exc}")
     anchors = [_norm_term(a, steps) for a in spec.get("anchors", [])]
@@ -209,7 +249,7 @@ def load_pack_meta(folder: str) -> tuple[Pack, LineDict, str]:
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise PackError(file, 1, "(top)", "pack.yaml must be a mapping")
-    _schema_error(_validator("pack"), data, file, "")
+    _schema_error("pack", data, file, "")
     steps = tuple(data.get("normalize", ALL_STEPS))
     laws: dict[str, str] = {}
     for src in data.get("legal_sources", []):
@@ -274,7 +314,6 @@ def load_rules(pack: Pack, folder: str) -> list[Rule]:
     out: list[Rule] = []
     if not os.path.isdir(rules_dir):
         return out
-    validator = _validator("rule")
     for file, data in yaml_files(rules_dir):
         if not isinstance(data, list):
             raise PackError(file, getattr(data, "line", 1), "(top)", "a rules file is a YAML list of rules")
@@ -283,7 +322,7 @@ def load_rules(pack: Pack, folder: str) -> list[Rule]:
             if not isinstance(raw, dict):
                 raise PackError(file, rline, f"[{i}]", "a rule must be a mapping")
             label = str(raw.get("id", f"[{i}]"))
-            _schema_error(validator, raw, file, f"{label}.")
+            _schema_error("rule", raw, file, f"{label}.")
             out.append(build_rule(pack, raw, file, rline))
     return out
 
@@ -347,7 +386,7 @@ def build_rule(pack: Pack, raw: LineDict, file: str, rline: int) -> Rule:
     extract = {}
     for name, spec in raw.get("extract", {}).items():
         try:
-            rx = LazyPattern(spec["regex"], _flags(spec["regex"]), _compile(spec["regex"]))
+            rx = _pattern(spec["regex"])
         except regex.error as exc:
             err(f"extract.{name}.regex", f"does not compile: {exc}")
         extract[name] = (rx, parse_within(spec.get("within"), "around:30"), int(spec.get("group", 0)))

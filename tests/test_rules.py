@@ -130,6 +130,9 @@ def test_malformed_pack_is_refused_whole_with_file_and_line(tmp_path):
     [
         # each mutation breaks the first place of its kind, whatever the rules say today
         (lambda s: s.replace("regex: '", "regex: '(", 1), "regex"),
+        # the loader checks syntax with the standard parser; these two only `regex` refuses
+        (lambda s: s.replace("regex: '", "regex: '\\p{NoSuchScript}", 1), "regex"),
+        (lambda s: s.replace("regex: '", "regex: 'a{e<=1}{e<=1}", 1), "regex"),
         (lambda s: s.replace("{law: 广告法,", "{law: 不存在的法,", 1), "law"),
         (lambda s: re.sub(r"(?m)^  condition: .*$", "  condition: claim and nonexistent", s, count=1), "condition"),
         (lambda s: s + s[s.index("- id: "):s.index("- id: ", s.index("- id: ") + 1)], "id"),
@@ -472,3 +475,32 @@ def test_guided_document_search_finds_what_the_whole_search_finds(engine):
             assert (got is None) == (rx.search(text) is None), (src, text)
             outcomes.add((src, got is None))
     assert len(outcomes) >= 5  # found and not found, for most patterns
+
+
+def test_regex_check_without_compiling_agrees_with_regex_module():
+    """The loader checks a pattern's syntax with the standard parser instead of compiling it
+    (rules.loader._pattern); whatever that check accepts, the `regex` module must compile."""
+    import random
+
+    import regex as regex_module
+
+    from rules.loader import _pattern
+
+    pieces = list("ab中文1,-") + [
+        "\\d", "\\s", "\\w", "\\b", "\\p{Han}", "\\p{Foo}", "\\P{Han}", "\\G", "(?=", "(?!", "(?<=", "(?<!",
+        "(?:", "(?P<n>", "(?P=n)", "(?>", "(", ")", "[", "]", "[^", "{2}", "{1,3}", "{,3}", "{3,1}", "*", "+",
+        "?", "*?", "+?", "*+", "|", "^", "$", ".", "\\", "\\1", "\\x4", "\\u4e2", "{", "}", "(?i)", "(?i:",
+        "\\N{DIGIT ONE}", "[[:alpha:]]", "\\Z", "\\p{", "\\pL", "\\X", "(?V1)", "(?|", "&&", "--", "{e<=1}",
+        "\\{", "\\}", "\\\\", "(?x)", "#", " ", "\\0", "\\K", "(*F)",
+    ]
+    rng = random.Random(3)
+    accepted = 0
+    for _ in range(20000):
+        src = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 7)))
+        try:
+            lazy = _pattern(src)
+        except Exception:
+            continue
+        accepted += 1
+        regex_module.compile(src, lazy.flags)  # raises if the shortcut let a bad pattern through
+    assert accepted > 2000
