@@ -1016,11 +1016,57 @@ _WINDOWED = frozenset(
 
 def _ratio_ok(m, min_ratio: float) -> bool:
     try:
-        ref = float(m.group("ref"))
-        now = float(m.group("now"))
-    except (TypeError, ValueError, IndexError):
+        ref = price_value(m.group("ref"))
+        now = price_value(m.group("now"))
+    except IndexError:
         return False
-    return now > 0 and ref / now >= min_ratio
+    return ref is not None and now is not None and now > 0 and ref / now >= min_ratio
+
+
+_ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_ZH_UNITS = {"十": 10, "百": 100, "千": 1000}
+
+
+def price_value(text: str | None) -> float | None:
+    """A price as a number: digits with an optional decimal part and thousands separators
+    (2,999 / 1,299.50), or Chinese numerals as spoken (六百九十九, 一千二, 两万三, 九块九); None
+    when the text is neither."""
+    if not text:
+        return None
+    t = text.strip().replace(",", "").replace("，", "")
+    try:
+        return float(t)
+    except ValueError:
+        pass
+    if t[-1:] in ("万", "千") and len(t) > 1:  # 1.5万, 2千
+        try:
+            return float(t[:-1]) * (10000 if t[-1] == "万" else 1000)
+        except ValueError:
+            pass
+    if "块" in t:  # 九块九 = 9.9, 十二块 = 12
+        whole, _, cents = t.partition("块")
+        w = price_value(whole)
+        if w is None or (cents and (len(cents) != 1 or cents not in _ZH_DIGITS)):
+            return None
+        return w + (_ZH_DIGITS[cents] / 10 if cents else 0)
+    total = section = 0
+    digit = None
+    last_unit = 1
+    for ch in t:
+        if ch in _ZH_DIGITS:
+            digit = _ZH_DIGITS[ch]
+        elif ch in _ZH_UNITS:
+            unit = _ZH_UNITS[ch]
+            section += (1 if digit is None else digit) * unit
+            digit, last_unit = None, unit
+        elif ch == "万":
+            total += (section + (digit or 0)) * 10000
+            section, digit, last_unit = 0, None, 10000
+        else:
+            return None
+    if digit is not None:  # 一千二 = 1200: a trailing digit counts in the unit below the last one
+        section += digit * (last_unit // 10 if last_unit >= 100 and len(t) > 1 and t[-2] in "百千万" else 1)
+    return float(total + section)
 
 
 def _followed(text: str, e: int, options: list[str]) -> bool:

@@ -504,3 +504,25 @@ def test_regex_check_without_compiling_agrees_with_regex_module():
         accepted += 1
         regex_module.compile(src, lazy.flags)  # raises if the shortcut let a bad pattern through
     assert accepted > 2000
+
+
+def test_min_ratio_reads_spoken_and_separated_prices(tmp_path):
+    """A trigger's ref/now groups may capture Chinese numerals or thousands separators: the gap
+    is computed on their values (rules.engine.price_value)."""
+    pack = _copy_base(tmp_path)
+    (pack / "rules" / "zz_ratio.yaml").write_text(
+        "- id: ZZ-RATIO-001\n  title: 价差测试\n  message: 价差「{match}」\n  category: price_fraud\n  severity: low\n"
+        "  confidence: 0.1\n  legal: [{law: 明码标价规定, article: 19, item: 3}]\n"
+        "  selections:\n    claim:\n"
+        "      regex: '标价(?P<ref>[\\d,]+|[零一二两三四五六七八九十百千万]+)[^。]{0,6}?售价(?P<now>[\\d.]+|[零一二两三四五六七八九十百千万块]+)'\n"
+        "      anchors: [标价]\n      min_ratio: 4\n"
+        "  tests: {must_match: [标价六百九十九售价六十九, '标价2,999售价299'], "
+        "must_not_match: [标价一百售价九十, '标价1,000售价600']}\n",
+        encoding="utf-8")
+    eng = rules.load_engine([pack])
+    fires = ["标价六百九十九，售价六十九", "标价2,999 售价299", "标价两万三售价五千", "标价九十九售价九块九"]
+    quiet = ["标价一百售价九十", "标价1,000售价600", "标价一千二售价八百", "标价十二售价五块"]
+    for text in fires:
+        assert any(h.rule == "ZZ-RATIO-001" for h in eng.check_text(text)), text
+    for text in quiet:
+        assert not any(h.rule == "ZZ-RATIO-001" for h in eng.check_text(text)), text
