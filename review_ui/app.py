@@ -325,10 +325,7 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         if isinstance(auth, Response):
             return auth
         session, user, _form = auth
-        try:
-            view_id = int(request.path_params["view_id"])
-        except ValueError:
-            return refuse(request, session, 404, "没有这个视图。")
+        view_id = request.path_params["view_id"]
         with store() as s:
             deleted = s.delete_view(user["username"], view_id)
         if not deleted:
@@ -337,10 +334,7 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
 
     @logged_in
     async def hit_detail(request: Request, session: dict):
-        try:
-            hit_id = int(request.path_params["hit_id"])
-        except ValueError:
-            return render("error.html", status=404, session=session, message="没有这条命中记录。")
+        hit_id = request.path_params["hit_id"]
         with store() as s:
             hit = s.get_hit(hit_id)
             capture = s.get_capture(hit["capture_id"]) if hit else None
@@ -374,10 +368,7 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
     @logged_in
     async def hit_screenshot(request: Request, session: dict):
         """The capture's full-page screenshot (PNG made by our own Chromium), from its WARC record."""
-        try:
-            hit_id = int(request.path_params["hit_id"])
-        except ValueError:
-            return Response(status_code=404)
+        hit_id = request.path_params["hit_id"]
         s = store()
         try:
             hit = s.get_hit(hit_id)
@@ -456,10 +447,7 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         if action not in ACTIONS:
             return refuse(request, session, 404, "没有这个操作。")
         state, done = ACTIONS[action]
-        try:
-            hit_id = int(request.path_params["hit_id"])
-        except ValueError:
-            return refuse(request, session, 404, "没有这条命中记录。")
+        hit_id = request.path_params["hit_id"]
         reason, problem = read_reason(form, required=action == "false-positive")
         if problem:
             return refuse(request, session, 400, "标记误报必须填写理由。" if not reason else problem)
@@ -552,10 +540,7 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
 
     @logged_in
     async def lead_detail(request: Request, session: dict):
-        try:
-            lead_id = int(request.path_params["lead_id"])
-        except ValueError:
-            return render("error.html", status=404, session=session, message="没有这条线索。")
+        lead_id = request.path_params["lead_id"]
         with store() as s:
             lead = s.get_lead_full(lead_id)
             hits = s.lead_hits_detail(lead_id) if lead else []
@@ -577,10 +562,7 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         if isinstance(auth, Response):
             return auth
         session, user, form = auth
-        try:
-            lead_id = int(request.path_params["lead_id"])
-        except ValueError:
-            return refuse(request, session, 404, "没有这条线索。")
+        lead_id = request.path_params["lead_id"]
         with store() as s:
             names = {u["username"] for u in s.active_users(workflow.OFFICER_ROLES)}
             values, problem = workflow.validate(name, form, names)
@@ -611,10 +593,7 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
             return auth
         session, user, _form = auth
         kind = "lead" if request.url.path.startswith("/lead/") else "hit"
-        try:
-            number = int(request.path_params["object_id"])
-        except ValueError:
-            return refuse(request, session, 404, "没有这条记录。")
+        number = request.path_params["object_id"]
         from pipelines.bundle import BundleError, export_bundle
 
         with store() as s:
@@ -640,10 +619,7 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
 
     @logged_in
     async def merchant_detail(request: Request, session: dict):
-        try:
-            merchant_id = int(request.path_params["merchant_id"])
-        except ValueError:
-            return render("error.html", status=404, session=session, message="没有这个商家。")
+        merchant_id = request.path_params["merchant_id"]
         with store() as s:
             merchant = s.get_merchant(merchant_id)
             counts = s.merchant_hit_counts(merchant_id) if merchant else []
@@ -740,10 +716,7 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         if isinstance(auth, Response):
             return auth
         session, user, form = auth
-        try:
-            lead_id = int(request.path_params["lead_id"])
-        except ValueError:
-            return refuse(request, session, 404, "没有这条线索。")
+        lead_id = request.path_params["lead_id"]
         kind = str(form.get("kind") or "")
         title = publish.redact(str(form.get("title") or "").strip())[:100]
         summary = publish.redact(str(form.get("summary") or "").strip())[:2000]
@@ -770,10 +743,7 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         return render("public.html", session=None, items=items, kinds=publish.KINDS)
 
     async def public_item(request: Request):
-        try:
-            pub_id = int(request.path_params["pub_id"])
-        except ValueError:
-            return render("error.html", status=404, session=None, message="没有这条公告。")
+        pub_id = request.path_params["pub_id"]
         with store() as s:
             item = s.get_publication(pub_id)
         if not item:
@@ -840,6 +810,11 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
     async def home(request: Request):
         return RedirectResponse("/queue", status_code=303)
 
+    async def not_found(request: Request, _exc):
+        """Any path no route matches, an id that is not a number among them (the routes convert
+        ids to integers, so a handler never sees one that is not)."""
+        return render("error.html", status=404, session=session_of(request), message="没有这个页面。")
+
     routes = [
         Route("/", home),
         Route("/lang/{code}", set_lang),
@@ -847,33 +822,33 @@ def create_app(db_path: str, secret: str | None = None, replay_port: int | None 
         Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
         Route("/queue", queue),
-        Route("/hit/{hit_id}", hit_detail),
-        Route("/hit/{object_id}/export", export, methods=["POST"]),
-        Route("/hit/{hit_id}/screenshot", hit_screenshot),
-        Route("/hit/{hit_id}/{action}", decide, methods=["POST"]),
+        Route("/hit/{hit_id:int}", hit_detail),
+        Route("/hit/{object_id:int}/export", export, methods=["POST"]),
+        Route("/hit/{hit_id:int}/screenshot", hit_screenshot),
+        Route("/hit/{hit_id:int}/{action}", decide, methods=["POST"]),
         Route("/bulk", bulk, methods=["POST"]),
         Route("/views", save_view, methods=["POST"]),
-        Route("/views/{view_id}/delete", delete_view, methods=["POST"]),
+        Route("/views/{view_id:int}/delete", delete_view, methods=["POST"]),
         Route("/undo", undo, methods=["POST"]),
         Route("/leads", leads),
         Route("/audit", audit),
         Route("/public", public_index),
         Route("/public/feed.xml", public_feed),
-        Route("/public/{pub_id}", public_item),
+        Route("/public/{pub_id:int}", public_item),
         Route("/dashboard", dashboard),
         Route("/rules", rules_index),
         Route("/rules/try", rules_try, methods=["GET", "POST"]),
         Route("/rules/false-positives", rules_false_positives),
         Route("/rules/examples", rules_add_example, methods=["POST"]),
         Route("/merchants", merchants),
-        Route("/merchant/{merchant_id}", merchant_detail),
-        Route("/lead/{lead_id}", lead_detail),
-        Route("/lead/{object_id}/export", export, methods=["POST"]),
-        Route("/lead/{lead_id}/publish", publish_lead, methods=["POST"]),
-        Route("/lead/{lead_id}/{action}", lead_step, methods=["POST"]),
+        Route("/merchant/{merchant_id:int}", merchant_detail),
+        Route("/lead/{lead_id:int}", lead_detail),
+        Route("/lead/{object_id:int}/export", export, methods=["POST"]),
+        Route("/lead/{lead_id:int}/publish", publish_lead, methods=["POST"]),
+        Route("/lead/{lead_id:int}/{action}", lead_step, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
+    return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)], exception_handlers={404: not_found})
 
 
 def _bind(host: str, port: int):

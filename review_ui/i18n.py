@@ -148,7 +148,7 @@ EN: dict[str, str] = {
     "核查期限已延长过一次。": "Verification was already extended once.",
     "处罚决定期限已延长过一次，再延长须集体讨论决定。":
         "The decision deadline was already extended; a further extension needs a collective decision.",
-    "没有这条线索。": "No such lead.",
+    "没有这条线索。": "No such lead.", "没有这个页面。": "No such page.",
     # dashboard, merchants, rules, audit, public pages
     "办理中的线索": "Open leads", "按期限": "by deadline", "按类别": "by category", "近期没有命中。": "No recent hits.",
     "合计": "Total", "行业 × 类别": "Sector × category", "规则准确率": "Rule precision",

@@ -96,6 +96,19 @@ def test_queue_requires_login(review_server):
     assert resp.geturl().endswith("/login")
 
 
+def test_ids_that_are_not_numbers_or_not_there_get_a_chinese_404_page(review_server):
+    opener = client()
+    login(opener, review_server, "wang", "correct horse battery")
+    for path, message in [("/hit/abc", "没有这个页面"), ("/lead/1x", "没有这个页面"), ("/merchant/-", "没有这个页面"),
+                          ("/no/such/page", "没有这个页面"), ("/hit/999999", "没有这条命中记录"),
+                          ("/lead/999999", "没有这条线索")]:
+        with pytest.raises(urllib.error.HTTPError) as info:
+            opener.open(review_server + path)
+        body = info.value.read().decode()
+        assert info.value.code == 404, path
+        assert message in body and "返回审核队列" in body, (path, body[:200])
+
+
 def test_hostile_hit_text_is_escaped_in_the_queue(review_server, db_path):
     store = Store(db_path)
     try:
