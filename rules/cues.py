@@ -77,21 +77,25 @@ def _freeze(items) -> tuple:
     return tuple([(op, _FREEZE_ARG[op](av)) if op in _FREEZE_ARG else (op, av) for op, av in data])
 
 
+def _freeze_repeat(av):
+    return av[0], av[1], _freeze(av[2])
+
+
 if _c is not None:
-    _FREEZE_ARG = {
+    _FREEZE_ARG = {  # opcode -> how its argument holds sub-patterns
         _c.SUBPATTERN: lambda av: (*av[:-1], _freeze(av[-1])),
         _c.BRANCH: lambda av: (av[0], tuple([_freeze(b) for b in av[1]])),
-        _c.MAX_REPEAT: lambda av: (av[0], av[1], _freeze(av[2])),
-        _c.MIN_REPEAT: lambda av: (av[0], av[1], _freeze(av[2])),
+        _c.MAX_REPEAT: _freeze_repeat,
+        _c.MIN_REPEAT: _freeze_repeat,
         _c.ASSERT: lambda av: (av[0], _freeze(av[1])),
         _c.ASSERT_NOT: lambda av: (av[0], _freeze(av[1])),
         _c.IN: tuple,
         _c.GROUPREF_EXISTS: lambda av: (av[0], _freeze(av[1]), None if av[2] is None else _freeze(av[2])),
     }
-    for _name in ("POSSESSIVE_REPEAT", "ATOMIC_GROUP"):
-        if hasattr(_c, _name):
-            _FREEZE_ARG[getattr(_c, _name)] = (
-                (lambda av: (av[0], av[1], _freeze(av[2]))) if _name == "POSSESSIVE_REPEAT" else _freeze)
+    if hasattr(_c, "POSSESSIVE_REPEAT"):
+        _FREEZE_ARG[_c.POSSESSIVE_REPEAT] = _freeze_repeat
+    if hasattr(_c, "ATOMIC_GROUP"):
+        _FREEZE_ARG[_c.ATOMIC_GROUP] = _freeze
 
 
 def regex_literals(source: str) -> list[str] | None:

@@ -109,7 +109,7 @@ def _pattern(source: str) -> LazyPattern:
     The check: the standard library's parser reads the pattern (rules.cues.parse, which the
     engine's pattern analysis needs anyway) and each ``\\p{…}`` names a property the `regex`
     module knows; a pattern that parser cannot read is compiled by `regex` here. Raises
-    regex.error. `fangxin rules lint` and `rules test` compile every pattern with `regex`."""
+    regex.error. `fangxin rules lint` compiles every pattern with `regex`."""
     flags = _flags(source)
     # the syntax `regex` reads otherwise: \\G (the parser drops it), braces that are not a counted
     # repeat ({e<=1} is a fuzzy constraint in `regex`, text in `re`)
