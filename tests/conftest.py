@@ -11,6 +11,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The politeness block of a test crawl plan: no delay, private (sandbox) addresses allowed.
+POLITE_FAST = """
+politeness:
+  delay: 0
+  concurrency: 4
+  autothrottle: false
+  allow_private_addresses: true
+  authority: 测试局 (test authority)
+  contact: test@example.org
+"""
+
 
 @pytest.fixture(scope="session")
 def sandbox_url():

@@ -8,17 +8,7 @@ import textwrap
 
 import pytest
 
-from tests.conftest import run_fangxin
-
-POLITE_FAST = """
-politeness:
-  delay: 0
-  concurrency: 4
-  autothrottle: false
-  allow_private_addresses: true
-  authority: 测试局 (test authority)
-  contact: test@example.org
-"""
+from tests.conftest import POLITE_FAST, run_fangxin
 
 
 def crawl(tmp_path, sandbox_url, body: str, name: str = "t", db: str | None = None, *extra: str):

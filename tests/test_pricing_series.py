@@ -19,7 +19,7 @@ import zipfile
 import pytest
 
 from pipelines.store import Store
-from tests.conftest import ROOT, run_fangxin
+from tests.conftest import POLITE_FAST, ROOT, run_fangxin
 from tests.sites import pricing
 
 DAYS = [0, 2, 4, 5, 6, 7, 8]
@@ -33,15 +33,7 @@ links:
   deny: ['/_clock']
 sampling: {max_pages: 20, max_depth: 1}
 render: static
-browser: {screenshots: none}
-politeness:
-  delay: 0
-  concurrency: 4
-  autothrottle: false
-  allow_private_addresses: true
-  authority: 测试局 (test authority)
-  contact: test@example.org
-"""
+browser: {screenshots: none}"""
 
 # The child: `fangxin crawl` with the capture and store clocks starting at the simulated moment argv[1];
 # the crawl command itself runs the series rules over the products it saw.
@@ -72,7 +64,7 @@ def set_clock(base: str, day: int) -> None:
 def watched(sandbox_url, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pricing")
     plan = tmp / "pricing-watch.yaml"
-    plan.write_text(PLAN, encoding="utf-8")
+    plan.write_text(PLAN + POLITE_FAST, encoding="utf-8")
     db = str(tmp / "fangxin.db")
     try:
         for day in DAYS:
