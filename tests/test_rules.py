@@ -16,6 +16,7 @@ import rules
 from fangxin.cli import main as cli
 from fangxin.commands.bench_rules import evaluate, load_corpus
 from rules.testing import run_tests
+from tests.conftest import run_fangxin
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "rules" / "packs" / "cn-base"
@@ -526,3 +527,28 @@ def test_min_ratio_reads_spoken_and_separated_prices(tmp_path):
         assert any(h.rule == "ZZ-RATIO-001" for h in eng.check_text(text)), text
     for text in quiet:
         assert not any(h.rule == "ZZ-RATIO-001" for h in eng.check_text(text)), text
+
+
+def test_rules_check_jsonl_stops_at_a_bad_line_with_its_number_and_keeps_what_came_before(tmp_path):
+    src = tmp_path / "in.jsonl"
+    good = json.dumps({"id": "a", "text": "全网最低价，保证无效退款"}, ensure_ascii=False).encode()
+    for bad, problem in [(b'{"id": "b", "text": "\xe5\xae"}', "not UTF-8"), (b'{"id": "b"}', "not a JSON object")]:
+        src.write_bytes(good + b"\n\n" + bad + b"\n" + good + b"\n")
+        res = run_fangxin("rules", "check", "--jsonl", str(src))
+        assert res.returncode == 2
+        assert res.stderr.strip() == f"{src}:3: input: {problem}" + ("" if "UTF" in problem else " with a text")
+        assert res.stdout and all(json.loads(line)["id"] == "a" for line in res.stdout.splitlines())
+
+
+def test_rules_check_jsonl_progress_counts_documents_and_hits(tmp_path):
+    src = tmp_path / "in.jsonl"
+    rows = [{"id": i, "text": "全网最低价，保证无效退款" if i % 2 else "普通的文字"} for i in range(10)]
+    src.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    res = run_fangxin("rules", "check", "--jsonl", str(src), "--progress")
+    assert res.returncode == 0
+    hits = len(res.stdout.splitlines())
+    assert hits >= 5
+    last = res.stderr.replace("\r", "\n").strip().splitlines()[-1]
+    assert last.startswith("10 documents, ") and last.endswith(f" {hits} hits"), last
+    quiet = run_fangxin("rules", "check", "--jsonl", str(src))  # stderr is not a terminal here
+    assert quiet.stderr == "" and quiet.stdout == res.stdout

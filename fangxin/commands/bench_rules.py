@@ -342,7 +342,7 @@ def rules_bench(megabytes: float, skip_throughput: bool, dense: bool, with_cli: 
             }
             if with_cli:
                 exe = shutil.which("fangxin") or os.path.join(os.path.dirname(sys.executable), "fangxin")
-                proc = subprocess.Popen([exe, "rules", "check", "--jsonl", path], stdout=subprocess.DEVNULL)
+                proc = subprocess.Popen([exe, "rules", "check", "--jsonl", path, "--no-progress"], stdout=subprocess.DEVNULL)
                 peak_kb = _poll_peak_kb(proc.pid)
                 _pid, _status, usage = os.wait4(proc.pid, 0)
                 cli_cpu = usage.ru_utime + usage.ru_stime

@@ -6,6 +6,7 @@ import contextlib
 import gc
 import json
 import sys
+import time
 
 import click
 
@@ -128,7 +129,11 @@ def _out_line(doc_id, hit) -> str:
 @click.option("--field", "field", default="body", show_default=True, help="Field name for TEXT (and --jsonl lines without one).")
 @click.option("--pack", "packs", multiple=True, type=click.Path(exists=True, file_okay=False),
               help="Pack folder (repeatable; default every pack).")
-def rules_check(text: str | None, jsonl: str | None, field: str, packs: tuple[str, ...]) -> None:
+@click.option("--progress/--no-progress", default=None,
+              help="With --jsonl: documents, MB/s and hits on stderr as they go, then a summary line "
+                   "(default: when stderr is a terminal).")
+def rules_check(text: str | None, jsonl: str | None, field: str, packs: tuple[str, ...],
+                progress: bool | None) -> None:
     """Print one JSON line per hit for TEXT, or for each line of --jsonl FILE.
 
     \b
@@ -145,7 +150,7 @@ def rules_check(text: str | None, jsonl: str | None, field: str, packs: tuple[st
         for hit in engine.check({field: text}):
             out.write(_out_line(None, hit) + "\n")
         return
-    stream = sys.stdin if jsonl == "-" else open(jsonl, encoding="utf-8")  # noqa: SIM115
+    stream = sys.stdin.buffer if jsonl == "-" else open(jsonl, "rb")  # noqa: SIM115
     check = engine.check
     buf: list[str] = []  # output lines, written in batches (per document when reading stdin)
     batch = 1 if jsonl == "-" else 512
@@ -156,28 +161,65 @@ def rules_check(text: str | None, jsonl: str | None, field: str, packs: tuple[st
             out.write("\n".join(buf))
             buf.clear()
 
+    if progress is None:
+        progress = sys.stderr.isatty()
+    meter = _Progress() if progress else None
     with _batch_gc():
         try:
-            for n, line in enumerate(stream, 1):
-                if not line.strip():
+            for n, raw in enumerate(stream, 1):
+                if not raw.strip():
                     continue
                 try:
-                    rec = json.loads(line)
+                    rec = json.loads(raw.decode("utf-8"))
                     doc_text = rec["text"]
-                except (ValueError, KeyError, TypeError):
+                except (ValueError, KeyError, TypeError) as exc:  # UnicodeDecodeError is a ValueError
                     flush()
                     out.flush()
-                    click.echo(f"{jsonl}:{n}: input: not a JSON object with a text", err=True)
+                    if meter is not None:
+                        meter.done()
+                    what = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else "not a JSON object with a text"
+                    click.echo(f"{jsonl}:{n}: input: {what}", err=True)
                     sys.exit(2)
                 doc_id = rec.get("id")
-                for hit in check({rec.get("field") or field: doc_text}):
+                found = check({rec.get("field") or field: doc_text})
+                for hit in found:
                     buf.append(_out_line(doc_id, hit))
                 if len(buf) >= batch:
                     flush()
+                if meter is not None:
+                    meter.add(len(raw), len(found))
             flush()
+            if meter is not None:
+                meter.done()
         finally:
-            if stream is not sys.stdin:
+            if stream is not sys.stdin.buffer:
                 stream.close()
+
+
+class _Progress:
+    """`rules check --jsonl` progress on stderr: one line rewritten about once a second."""
+
+    def __init__(self) -> None:
+        self.t0 = self.shown = time.monotonic()
+        self.docs = self.bytes = self.hits = 0
+
+    def add(self, size: int, hits: int) -> None:
+        self.docs += 1
+        self.bytes += size
+        self.hits += hits
+        if self.docs & 63 == 0:
+            now = time.monotonic()
+            if now - self.shown >= 1.0:
+                self.shown = now
+                click.echo("\r" + self.line(now), err=True, nl=False)
+
+    def line(self, now: float) -> str:
+        mb = self.bytes / 1e6
+        return (f"{self.docs:,} documents, {mb:.1f} MB, {mb / max(now - self.t0, 1e-9):.1f} MB/s, "
+                f"{self.hits:,} hits")
+
+    def done(self) -> None:
+        click.echo("\r" + self.line(time.monotonic()), err=True)
 
 
 @rules.command("explain")
