@@ -8,7 +8,13 @@ Steps (each can be switched off per pack in ``pack.yaml`` ``normalize:``):
 * ``zero_width`` - zero-width and soft-hyphen characters removed;
 * ``t2s``        - traditional to simplified Chinese, character by character, from OpenCC's t2s table;
 * ``lowercase``  - ASCII letters lower-cased (``NO.1`` and ``no.1`` match alike);
-* ``joiners``    - evasion joiners between two Han characters removed: ``最 佳``, ``最*好``, ``最·佳``.
+* ``variants``   - the variant and look-alike characters evaders write for a banned word's
+                   character (``蕞佳`` ``冣好`` for 最, ``笫一`` for 第一);
+* ``joiners``    - evasion joiners between two Han characters removed: ``最 佳``, ``最*好``, ``最·佳``;
+                   one or two decorative symbols right between two Han characters (``最❤️佳``,
+                   ``国家★级``, ``保🔥本``; not when spaced out like a bullet, and not pictographs
+                   that are content such as 🚬, check and cross marks, arrows); brackets around
+                   one Han character (``最(佳)``, ``最【佳】``).
 
 Fast path: a text containing none of the affected characters is returned as is with an
 identity map (``None``). When every change is one character for one character the map is still
@@ -22,11 +28,26 @@ import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
-ALL_STEPS = ("fullwidth", "nfkc", "zero_width", "t2s", "lowercase", "joiners")
+ALL_STEPS = ("fullwidth", "nfkc", "zero_width", "t2s", "variants", "lowercase", "joiners")
 
 ZERO_WIDTH = "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e"
 # characters that may sit between two Han characters to break a keyword (after full-width mapping)
 JOINER_CHARS = " \t*·・.-_~#|/\\+=^`@•°"
+# decorative symbols and emoji that evaders put between the characters of a banned word
+# (最❤️佳, 国家★级, 保🔥本): hearts, stars, sparkles, flowers, geometric shapes, notes, fire, 100,
+# the faces block. Pictographs of things (🚬 for tobacco) are content, not decoration.
+DECORATIVE = (
+    "❤♥♡❣💕💖💗💓💞💘💝💜💙💚💛🧡🖤🤍🤎★☆⭐🌟✨✰✩✪✫✬✭✮✯✦✧❀✿❁❃❋🌸🌹🌺🌼🌷🍀"
+    "◆◇■□●○▲△▼▽♦♢◎◉◈♪♫♬🎵🎶🔥💯🎉🎊👍👏🙏💥💫⚡"
+    + "".join(chr(cp) for cp in range(0x1F600, 0x1F650))  # faces 😀…🙏
+)
+# what may ride on a decorative symbol without counting: variation selectors, skin tones
+SYMBOL_MODIFIERS = "".join(chr(cp) for cp in (*range(0xFE00, 0xFE10), *range(0x1F3FB, 0x1F400)))
+# brackets evaders put around one character of a banned word (最(佳), 最【佳】)
+_BRACKETED = re.compile("[(（【「〔\\[]([\u3400-\u4dbf\u4e00-\u9fff])[)）】」〕\\]]")
+# look-alike and variant characters written for a banned word's character
+VARIANTS = {"蕞": "最", "冣": "最", "㝡": "最", "笫": "第"}
+
 
 
 @lru_cache(maxsize=1)
@@ -87,6 +108,8 @@ def _build_tables(steps: tuple[str, ...]) -> tuple[dict[int, str], dict[int, str
     special: dict[int, str] = {}
     if "t2s" in steps:
         one.update(_t2s_table())
+    if "variants" in steps:
+        one.update({ord(k): v for k, v in VARIANTS.items()})
     if "nfkc" in steps:
         for cp in _nfkc_candidates():
             ch = chr(cp)
@@ -125,8 +148,8 @@ def _build_tables(steps: tuple[str, ...]) -> tuple[dict[int, str], dict[int, str
     chars = set(one) | set(special)
     if "joiners" in steps:
         # full-width joiners are handled after the one-to-one map, so detect them as well
-        chars |= {ord(c) for c in JOINER_CHARS}
-        chars |= {cp for cp, v in one.items() if v in JOINER_CHARS}
+        chars |= {ord(c) for c in _JOINER_TRIGGERS}
+        chars |= {cp for cp, v in one.items() if v in _JOINER_SET}
     if not chars:
         return one, special, None
     detector = re.compile("[" + "".join(_class_ranges(sorted(chars))) + "]")
@@ -188,7 +211,7 @@ def normalize(text: str, steps: tuple[str, ...] = ALL_STEPS) -> Normalized:
                 mapped = mapped.replace(ch, rep)
         else:
             mapped = text.translate(one)
-    if "joiners" not in steps or not (found & _JOINER_SET or any(v in _JOINER_SET for v in changes.values())):
+    if "joiners" not in steps or not (found & _JOINER_TRIGGERS or any(v in _JOINER_SET for v in changes.values())):
         return Normalized(mapped, text, None)
     cuts = _joiner_runs(mapped)
     if not cuts:
@@ -207,6 +230,8 @@ def normalize(text: str, steps: tuple[str, ...] = ALL_STEPS) -> Normalized:
 
 _JOINER_RUN = re.compile("[" + re.escape(JOINER_CHARS) + "]+")
 _JOINER_SET = frozenset(JOINER_CHARS)
+_SYMBOL_RUN = re.compile("[" + re.escape(DECORATIVE + SYMBOL_MODIFIERS) + "]+")
+_JOINER_TRIGGERS = _JOINER_SET | frozenset(DECORATIVE) | frozenset("(（【「〔[")  # what may start a cut
 
 
 def _is_han(ch: str) -> bool:
@@ -214,14 +239,35 @@ def _is_han(ch: str) -> bool:
     return 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0xF900 <= o <= 0xFAFF
 
 
+def _symbols_in(run: str) -> int:
+    return sum(1 for c in run if c not in SYMBOL_MODIFIERS)
+
+
 def _joiner_runs(text: str) -> list[tuple[int, int]]:
-    """Runs of joiner characters between a Han character and a Han character or digit."""
+    """Spans to delete, in order: runs of joiner characters between a Han character and a Han
+    character or digit, one or two decorative symbols between two Han characters, and the two
+    brackets around one Han character after a Han character."""
     cuts = []
     n = len(text)
     for m in _JOINER_RUN.finditer(text):
         a, b = m.span()
         if a and b < n and _is_han(text[a - 1]) and (_is_han(text[b]) or text[b].isdigit()):
             cuts.append((a, b))
+    for m in _SYMBOL_RUN.finditer(text):
+        a, b = m.span()
+        if a and b < n and _is_han(text[a - 1]) and _is_han(text[b]) and _symbols_in(m.group()) <= 2:
+            cuts.append((a, b))
+    bracketed = [(m.start(), m.start() + 1) for m in _BRACKETED.finditer(text) if m.start() and _is_han(text[m.start() - 1])]
+    cuts += bracketed + [(a + 2, a + 3) for a, _b in bracketed]
+    if len(cuts) > 1:
+        cuts.sort()
+        merged = [cuts[0]]  # a bracket may also close a joiner run: keep the spans disjoint
+        for a, b in cuts[1:]:
+            if a < merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+            else:
+                merged.append((a, b))
+        cuts = merged
     return cuts
 
 

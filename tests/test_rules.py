@@ -89,6 +89,39 @@ def test_normalisation_map():
     assert plain.text == plain.original and plain.span(1, 3) == (1, 3)
 
 
+@pytest.mark.parametrize(
+    "raw, normal",
+    [
+        ("全网最❤️佳的面膜", "全网最佳的面膜"),  # a symbol with its variation selector
+        ("国家🌟级产品", "国家级产品"),
+        ("最❤️🔥佳", "最佳"),  # two symbols
+        ("全网最(佳)面膜", "全网最佳面膜"),  # brackets around one character
+        ("全网最【佳】", "全网最佳"),
+        ("行业笫一，全网蕞佳", "行业第一，全网最佳"),  # look-alike characters
+        # symbols that say something, and symbols used as bullets, stay
+        ("保本❌保息❌", "保本❌保息❌"),
+        ("原价→99元", "原价→99元"),
+        ("新口味电子🚬到货", "新口味电子🚬到货"),
+        ("签协议 💯会员积分", "签协议 💯会员积分"),
+        ("🔥爆款🔥", "🔥爆款🔥"),
+        ("最❤️🔥✨佳", "最❤️🔥✨佳"),  # three symbols: decoration, not a joined word
+        ("（赠品）说明", "（赠品）说明"),
+    ],
+)
+def test_decorative_symbols_and_lookalikes_between_characters(raw, normal):
+    n = rules.normalize(raw)
+    assert n.text == normal
+    for i, ch in enumerate(n.text):  # every kept character maps back to itself, or its look-alike
+        o = n.span(i, i + 1)[0]
+        assert raw[o] == ch or rules.normalize(raw[o]).text == ch
+
+
+def test_decorated_claim_is_found_and_points_at_the_raw_text(engine):
+    text = "这款是全网最❤️佳的面膜"
+    hits = [h for h in engine.check_text(text) if h.category == "absolute_terms"]
+    assert hits and any(h.match == "最❤️佳" for h in hits), [(h.rule, h.match) for h in hits]
+
+
 def test_negations_disclaimers_and_exemptions_do_not_fire(engine):
     for text in [
         "保健食品不是药物，不能代替药物治疗疾病",
