@@ -148,7 +148,9 @@ def _build_tables(steps: tuple[str, ...]) -> tuple[dict[int, str], dict[int, str
     chars = set(one) | set(special)
     if "joiners" in steps:
         # full-width joiners are handled after the one-to-one map, so detect them as well
-        chars |= {ord(c) for c in _JOINER_TRIGGERS}
+        # (the whole pictograph plane, not each decorative emoji: a class of scattered characters
+        # above U+FFFF makes the detector several times slower)
+        chars |= {ord(c) for c in _JOINER_TRIGGERS if ord(c) <= 0xFFFF} | set(range(0x1F300, 0x1FB00))
         chars |= {cp for cp, v in one.items() if v in _JOINER_SET}
     if not chars:
         return one, special, None
@@ -211,9 +213,14 @@ def normalize(text: str, steps: tuple[str, ...] = ALL_STEPS) -> Normalized:
                 mapped = mapped.replace(ch, rep)
         else:
             mapped = text.translate(one)
-    if "joiners" not in steps or not (found & _JOINER_TRIGGERS or any(v in _JOINER_SET for v in changes.values())):
+    if "joiners" not in steps:
         return Normalized(mapped, text, None)
-    cuts = _joiner_runs(mapped)
+    plain = bool(found & _JOINER_SET) or any(v in _JOINER_SET for v in changes.values())
+    symbols = any(ch in _DECORATIVE_SET or ch > "\uffff" for ch in found)
+    brackets = bool(found & _BRACKETS)
+    if not (plain or symbols or brackets):
+        return Normalized(mapped, text, None)
+    cuts = _joiner_runs(mapped, plain, symbols, brackets)
     if not cuts:
         return Normalized(mapped, text, None)
     out: list[str] = []
@@ -230,8 +237,13 @@ def normalize(text: str, steps: tuple[str, ...] = ALL_STEPS) -> Normalized:
 
 _JOINER_RUN = re.compile("[" + re.escape(JOINER_CHARS) + "]+")
 _JOINER_SET = frozenset(JOINER_CHARS)
-_SYMBOL_RUN = re.compile("[" + re.escape(DECORATIVE + SYMBOL_MODIFIERS) + "]+")
-_JOINER_TRIGGERS = _JOINER_SET | frozenset(DECORATIVE) | frozenset("(（【「〔[")  # what may start a cut
+_DECORATIVE_SET = frozenset(DECORATIVE + SYMBOL_MODIFIERS)
+# candidate runs: the decorative characters of the BMP and the whole pictograph plane (ranges keep
+# the regex fast); each run is then checked character by character against the decorative set
+_SYMBOL_RUN = re.compile("[" + "".join(_class_ranges(sorted({ord(c) for c in _DECORATIVE_SET if ord(c) <= 0xFFFF})))
+                         + "\U0001F300-\U0001FAFF]+")
+_BRACKETS = frozenset("(（【「〔[")
+_JOINER_TRIGGERS = _JOINER_SET | frozenset(DECORATIVE) | _BRACKETS  # what may start a cut
 
 
 def _is_han(ch: str) -> bool:
@@ -243,21 +255,24 @@ def _symbols_in(run: str) -> int:
     return sum(1 for c in run if c not in SYMBOL_MODIFIERS)
 
 
-def _joiner_runs(text: str) -> list[tuple[int, int]]:
+def _joiner_runs(text: str, plain: bool = True, symbols: bool = True, brackets: bool = True) -> list[tuple[int, int]]:
     """Spans to delete, in order: runs of joiner characters between a Han character and a Han
     character or digit, one or two decorative symbols between two Han characters, and the two
-    brackets around one Han character after a Han character."""
+    brackets around one Han character after a Han character. The flags skip the kinds the text
+    has no character of."""
     cuts = []
     n = len(text)
-    for m in _JOINER_RUN.finditer(text):
+    for m in _JOINER_RUN.finditer(text) if plain else ():
         a, b = m.span()
         if a and b < n and _is_han(text[a - 1]) and (_is_han(text[b]) or text[b].isdigit()):
             cuts.append((a, b))
-    for m in _SYMBOL_RUN.finditer(text):
+    for m in _SYMBOL_RUN.finditer(text) if symbols else ():
         a, b = m.span()
-        if a and b < n and _is_han(text[a - 1]) and _is_han(text[b]) and _symbols_in(m.group()) <= 2:
+        if a and b < n and _is_han(text[a - 1]) and _is_han(text[b]) and _symbols_in(m.group()) <= 2 \
+                and all(c in _DECORATIVE_SET for c in m.group()):
             cuts.append((a, b))
-    bracketed = [(m.start(), m.start() + 1) for m in _BRACKETED.finditer(text) if m.start() and _is_han(text[m.start() - 1])]
+    bracketed = [(m.start(), m.start() + 1) for m in (_BRACKETED.finditer(text) if brackets else ())
+                 if m.start() and _is_han(text[m.start() - 1])]
     cuts += bracketed + [(a + 2, a + 3) for a, _b in bracketed]
     if len(cuts) > 1:
         cuts.sort()
