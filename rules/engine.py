@@ -457,14 +457,23 @@ def _shared_eval(memo: dict, skey: int, fn, chk, f, s: int, e: int) -> bool:
     return val
 
 
-def _compile_fast_condition(node, fns: dict[str, tuple]):
+def _compile_fast_condition(node, fns: dict[str, tuple], guard_block: bool = False):
     """The condition AST as ``fn(check, field, s, e, memo) -> bool`` calling each selection's
-    evaluator directly, with the same short-circuit order as the condition."""
+    evaluator directly, with the same short-circuit order as the condition.
+
+    The guarded pack-wide exceptions (a "guard" node, the same for nearly every rule of a pack)
+    become a lambda of their own, called from the rule's: its text does not depend on the rule,
+    so it is compiled once, not once per rule (with ``guard_block`` the node itself is that
+    lambda's body)."""
     env: dict = {"__builtins__": {}, "_sh": _shared_eval}
     slots: dict[str, int] = {}
 
     def expr(n) -> str:
         kind = n[0]
+        if kind == "guard" and not guard_block:
+            hi = sum(1 for k in env if k.startswith("H"))
+            env[f"H{hi}"] = _compile_fast_condition(n, fns, guard_block=True)
+            return f"H{hi}(c, f, s, e, m)"
         if kind == "guard":  # no cue near the span, or else every guarded exception false
             gi = sum(1 for k in env if k.startswith("G"))
             env[f"G{gi}"] = n[1]
