@@ -49,7 +49,6 @@ _BRACKETED = re.compile("[(（【「〔\\[]([\u3400-\u4dbf\u4e00-\u9fff])[)）�
 VARIANTS = {"蕞": "最", "冣": "最", "㝡": "最", "笫": "第"}
 
 
-
 @lru_cache(maxsize=1)
 def _t2s_table() -> dict[int, str]:
     """Single-character traditional→simplified map derived from OpenCC's t2s conversion."""
