@@ -774,26 +774,6 @@ class _Check:
             if time.perf_counter() > self.deadline:
                 raise DeadlineExceeded()
 
-    def eval_node(self, node, f, rule, ri, s, e, memo) -> bool:
-        kind = node[0]
-        if kind == "sel":
-            name = node[1]
-            if name in memo:
-                return memo[name]
-            sel = rule.selections.get(name)
-            if sel is None:
-                sel = self.engine._pack_of[rule.pack].selections[name]
-            val = self.eval_selection(sel, f, rule, ri, s, e)
-            memo[name] = val
-            return val
-        if kind == "and":
-            return self.eval_node(node[1], f, rule, ri, s, e, memo) and self.eval_node(node[2], f, rule, ri, s, e, memo)
-        if kind == "or":
-            return self.eval_node(node[1], f, rule, ri, s, e, memo) or self.eval_node(node[2], f, rule, ri, s, e, memo)
-        if kind == "not":
-            return not self.eval_node(node[1], f, rule, ri, s, e, memo)
-        return bool(node[1])
-
     def window(self, f: _Field, within: tuple[str, int], s: int, e: int) -> tuple[int, int]:
         kind, n = within
         text = f.text
