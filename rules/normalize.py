@@ -8,13 +8,17 @@ Steps (each can be switched off per pack in ``pack.yaml`` ``normalize:``):
 * ``zero_width`` - zero-width and soft-hyphen characters removed;
 * ``t2s``        - traditional to simplified Chinese, character by character, from OpenCC's t2s table;
 * ``lowercase``  - ASCII letters lower-cased (``NO.1`` and ``no.1`` match alike);
+* ``pinyin``     - the pinyin evaders write for one character of a banned word, right before the
+                   rest of it (``zui佳`` ``b a o 本`` ``jue对``): a short table of syllables, each
+                   with the characters that may follow it;
 * ``variants``   - the variant and look-alike characters evaders write for a banned word's
                    character (``蕞佳`` ``冣好`` for 最, ``笫一`` for 第一);
 * ``joiners``    - evasion joiners between two Han characters removed: ``最 佳``, ``最*好``, ``最·佳``;
                    one or two decorative symbols right between two Han characters (``最❤️佳``,
                    ``国家★级``, ``保🔥本``; not when spaced out like a bullet, and not pictographs
                    that are content such as 🚬, check and cross marks, arrows); brackets around
-                   one Han character (``最(佳)``, ``最【佳】``).
+                   one Han character (``最(佳)``, ``最【佳】``); digits spaced one by one
+                   (``¥ 2 9 8 0``) are joined.
 
 Fast path: a text containing none of the affected characters is returned as is with an
 identity map (``None``). When every change is one character for one character the map is still
@@ -28,7 +32,7 @@ import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
-ALL_STEPS = ("fullwidth", "nfkc", "zero_width", "t2s", "variants", "lowercase", "joiners")
+ALL_STEPS = ("fullwidth", "nfkc", "zero_width", "t2s", "variants", "lowercase", "pinyin", "joiners")
 
 ZERO_WIDTH = "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e"
 # characters that may sit between two Han characters to break a keyword (after full-width mapping)
@@ -47,6 +51,21 @@ SYMBOL_MODIFIERS = "".join(chr(cp) for cp in (*range(0xFE00, 0xFE10), *range(0x1
 _BRACKETED = re.compile("[(（【「〔\\[]([\u3400-\u4dbf\u4e00-\u9fff])[)）】」〕\\]]")
 # look-alike and variant characters written for a banned word's character
 VARIANTS = {"蕞": "最", "冣": "最", "㝡": "最", "笫": "第"}
+# pinyin written for the first character of a banned word: syllable -> (character, what may follow)
+PINYIN = {
+    "zui": ("最", None),  # zui佳, zui低价: before any Han character
+    "bao": ("保", "本息过证值赚治险底"),  # bao本, bao过
+    "jue": ("绝", "对"),  # jue对有效
+    "guo": ("国", "家"),  # guo家级
+    "di": ("第", "一1"),  # di一
+    "zhi": ("治", "愈疗好"),  # zhi愈
+    "te": ("特", "效"),  # te效药
+}
+# lower-case letters (the lowercase step runs first), optionally spaced one by one (b a o 本), and
+# the character after them; one factored alternation with no look-behind keeps the scan at a few
+# microseconds a page (the look-behind and the per-syllable follow sets are checked in Python)
+_PINYIN_RUN = re.compile("(?:" + "|".join(" ?".join(syl) for syl in PINYIN) + ") ?[\u3400-\u4dbf\u4e00-\u9fff1]")
+_SPACED_DIGITS = re.compile(r"(?<![\d.])\d(?: \d){2,}(?![\d.])")
 
 
 @lru_cache(maxsize=1)
@@ -195,10 +214,12 @@ class Normalized:
 def normalize(text: str, steps: tuple[str, ...] = ALL_STEPS) -> Normalized:
     """Normalise ``text``; see the module docstring for the steps."""
     one, special, detector = build_tables(steps)
-    if detector is None:
-        return Normalized(text, text, None)
-    found = set(detector.findall(text))
+    pinyin = "pinyin" in steps
+    found = set(detector.findall(text)) if detector is not None else set()
     if not found:
+        # nothing to map: the text is its own lower case, so pinyin is searched on it directly
+        if pinyin and _PINYIN_RUN.search(text):
+            return _cut(text, text, None, steps)
         return Normalized(text, text, None)
     if special and any(ord(ch) in special for ch in found):
         return _slow(text, one, special, steps)
@@ -212,26 +233,70 @@ def normalize(text: str, steps: tuple[str, ...] = ALL_STEPS) -> Normalized:
                 mapped = mapped.replace(ch, rep)
         else:
             mapped = text.translate(one)
-    if "joiners" not in steps:
+    joiners = "joiners" in steps
+    plain = joiners and (bool(found & _JOINER_SET) or any(v in _JOINER_SET for v in changes.values()))
+    symbols = joiners and any(ch in _DECORATIVE_SET or ch > "\uffff" for ch in found)
+    brackets = joiners and bool(found & _BRACKETS)
+    if not (plain or symbols or brackets) and not (pinyin and _PINYIN_RUN.search(mapped)):
         return Normalized(mapped, text, None)
-    plain = bool(found & _JOINER_SET) or any(v in _JOINER_SET for v in changes.values())
-    symbols = any(ch in _DECORATIVE_SET or ch > "\uffff" for ch in found)
-    brackets = bool(found & _BRACKETS)
-    if not (plain or symbols or brackets):
-        return Normalized(mapped, text, None)
-    cuts = _joiner_runs(mapped, plain, symbols, brackets)
+    return _cut(mapped, text, None, steps, plain, symbols, brackets)
+
+
+def _cut(mapped: str, text: str, index: list[int] | None, steps: tuple[str, ...],
+         plain: bool = True, symbols: bool = True, brackets: bool = True) -> Normalized:
+    """Apply the pinyin and joiner steps to ``mapped`` (the one-for-one mapped text; ``index`` maps
+    it to ``text``, None for the identity): pinyin syllables become their character in place,
+    and the rest of each syllable and the joiner runs are cut."""
+    cuts: list[tuple[int, int]] = []
+    if "pinyin" in steps:
+        mapped, cuts = _pinyin_edits(mapped)
+    if "joiners" in steps:
+        more = _joiner_runs(mapped, plain, symbols, brackets)
+        if more:
+            cuts = _merge(cuts + more) if cuts else more
     if not cuts:
-        return Normalized(mapped, text, None)
+        return Normalized(mapped, text, index)
     out: list[str] = []
-    index: list[int] = []
+    out_index: list[int] = []
     pos = 0
     for a, b in cuts:
         out.append(mapped[pos:a])
-        index.extend(range(pos, a))
+        out_index.extend(range(pos, a) if index is None else index[pos:a])
         pos = b
     out.append(mapped[pos:])
-    index.extend(range(pos, len(mapped)))
-    return Normalized("".join(out), text, index)
+    out_index.extend(range(pos, len(mapped)) if index is None else index[pos:])
+    return Normalized("".join(out), text, out_index)
+
+
+def _pinyin_edits(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """``text`` with each pinyin syllable's first letter replaced by its character (same length),
+    and the spans to cut: the syllable's other letters and spaces."""
+    cuts: list[tuple[int, int]] = []
+    chars: list[str] | None = None
+    for m in _PINYIN_RUN.finditer(text):
+        a, b = m.span()
+        if a and "a" <= text[a - 1] <= "z":  # the end of a longer Latin word
+            continue
+        ch, follow = PINYIN[text[a:b - 1].replace(" ", "")]
+        if follow is not None and text[b - 1] not in follow:
+            continue
+        if chars is None:
+            chars = list(text)
+        chars[a] = ch
+        cuts.append((a + 1, b - 1))
+    return ("".join(chars) if chars is not None else text), cuts
+
+
+def _merge(cuts: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, disjoint spans (a bracket may also close a joiner run)."""
+    cuts.sort()
+    merged = [cuts[0]]
+    for a, b in cuts[1:]:
+        if a < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        elif b > a:
+            merged.append((a, b))
+    return merged
 
 
 _JOINER_RUN = re.compile("[" + re.escape(JOINER_CHARS) + "]+")
@@ -273,16 +338,10 @@ def _joiner_runs(text: str, plain: bool = True, symbols: bool = True, brackets: 
     bracketed = [(m.start(), m.start() + 1) for m in (_BRACKETED.finditer(text) if brackets else ())
                  if m.start() and _is_han(text[m.start() - 1])]
     cuts += bracketed + [(a + 2, a + 3) for a, _b in bracketed]
-    if len(cuts) > 1:
-        cuts.sort()
-        merged = [cuts[0]]  # a bracket may also close a joiner run: keep the spans disjoint
-        for a, b in cuts[1:]:
-            if a < merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
-            else:
-                merged.append((a, b))
-        cuts = merged
-    return cuts
+    for m in _SPACED_DIGITS.finditer(text) if plain else ():
+        a = m.start()
+        cuts += [(i, i + 1) for i in range(a + 1, m.end(), 2)]
+    return _merge(cuts) if len(cuts) > 1 else cuts
 
 
 def _slow(text: str, one: dict[int, str], special: dict[int, str], steps: tuple[str, ...]) -> Normalized:
@@ -297,17 +356,4 @@ def _slow(text: str, one: dict[int, str], special: dict[int, str], steps: tuple[
         for c in out:
             chars.append(c)
             index.append(i)
-    mapped = "".join(chars)
-    cuts = _joiner_runs(mapped) if "joiners" in steps else []
-    if cuts:
-        out_chars: list[str] = []
-        out_index: list[int] = []
-        pos = 0
-        for a, b in cuts:
-            out_chars.append(mapped[pos:a])
-            out_index.extend(index[pos:a])
-            pos = b
-        out_chars.append(mapped[pos:])
-        out_index.extend(index[pos:])
-        return Normalized("".join(out_chars), text, out_index)
-    return Normalized(mapped, text, index)
+    return _cut("".join(chars), text, index, steps)

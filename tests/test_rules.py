@@ -116,6 +116,37 @@ def test_decorative_symbols_and_lookalikes_between_characters(raw, normal):
         assert raw[o] == ch or rules.normalize(raw[o]).text == ch
 
 
+@pytest.mark.parametrize(
+    "raw, normal",
+    [
+        ("ZUI佳面膜", "最佳面膜"),
+        ("b a o 本理财 不 亏", "保本理财不亏"),
+        ("guo家级 jue对有效", "国家级绝对有效"),
+        ("原价 ¥ 2 9 8 0 秒杀价 ¥ 2 9 8", "原价 ¥ 2980 秒杀价 ¥ 298"),
+        # Latin words and ordinary numbers stay as they are
+        ("kabao本色", "kabao本色"),
+        ("ok zuiha", "ok zuiha"),
+        ("bao装完好", "bao装完好"),
+        ("第1 2期", "第1 2期"),
+        ("尺码 38 39 40", "尺码38 39 40"),  # a space after a Han character goes (第 1), between numbers stays
+    ],
+)
+def test_pinyin_and_spaced_digits(raw, normal):
+    n = rules.normalize(raw)
+    assert n.text == normal
+    start = normal.find("最") if "最" in normal else normal.find("保")
+    if start >= 0 and normal != raw:  # a word starting with a syllable's character spans its letters
+        a, b = n.span(start, start + 2)
+        assert raw[a:b].replace(" ", "").lower() in ("zui佳", "bao本")
+
+
+def test_schema_knows_every_normalisation_step():
+    from rules.normalize import ALL_STEPS
+
+    schema = json.loads((Path(rules.__file__).parent / "schema" / "pack.schema.json").read_text())
+    assert tuple(schema["properties"]["normalize"]["items"]["enum"]) == ALL_STEPS
+
+
 def test_decorated_claim_is_found_and_points_at_the_raw_text(engine):
     text = "这款是全网最❤️佳的面膜"
     hits = [h for h in engine.check_text(text) if h.category == "absolute_terms"]
