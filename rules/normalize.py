@@ -35,8 +35,9 @@ from functools import lru_cache
 ALL_STEPS = ("fullwidth", "nfkc", "zero_width", "t2s", "variants", "lowercase", "pinyin", "joiners")
 
 ZERO_WIDTH = "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e"
-# characters that may sit between two Han characters to break a keyword (after full-width mapping)
-JOINER_CHARS = " \t*·・.-_~#|/\\+=^`@•°"
+# characters that may sit between two Han characters to break a keyword (after full-width mapping);
+# not `=`, which says something (某牌吸尘器＝噪音制造机)
+JOINER_CHARS = " \t*·・.-_~#|/\\+^`@•°"
 # decorative symbols and emoji that evaders put between the characters of a banned word
 # (最❤️佳, 国家★级, 保🔥本): hearts, stars, sparkles, flowers, geometric shapes, notes, fire, 100,
 # the faces block. Pictographs of things (🚬 for tobacco) are content, not decoration.

@@ -106,6 +106,7 @@ def test_normalisation_map():
         ("🔥爆款🔥", "🔥爆款🔥"),
         ("最❤️🔥✨佳", "最❤️🔥✨佳"),  # three symbols: decoration, not a joined word
         ("（赠品）说明", "（赠品）说明"),
+        ("某牌吸尘器＝噪音制造机", "某牌吸尘器=噪音制造机"),  # an equals sign says something
     ],
 )
 def test_decorative_symbols_and_lookalikes_between_characters(raw, normal):
