@@ -6,7 +6,8 @@ Steps (each can be switched off per pack in ``pack.yaml`` ``normalize:``):
 * ``nfkc``       - NFKC for the compatibility characters evaders use (circled digits ①, Kangxi
                    radicals, compatibility ideographs); ``①`` becomes ``1``;
 * ``zero_width`` - zero-width and soft-hyphen characters removed;
-* ``t2s``        - traditional to simplified Chinese, character by character, from OpenCC's t2s table;
+* ``t2s``        - traditional to simplified Chinese, character by character, from OpenCC's t2s table,
+                   then a few regional words to the mainland word (私訊 → 私信, 轉帳 → 转账);
 * ``lowercase``  - ASCII letters lower-cased (``NO.1`` and ``no.1`` match alike);
 * ``pinyin``     - the pinyin evaders write for one character of a banned word, right before the
                    rest of it (``zui佳`` ``b a o 本`` ``jue对``): a short table of syllables, each
@@ -52,6 +53,11 @@ SYMBOL_MODIFIERS = "".join(chr(cp) for cp in (*range(0xFE00, 0xFE10), *range(0x1
 _BRACKETED = re.compile("[(（【「〔\\[]([\u3400-\u4dbf\u4e00-\u9fff])[)）】」〕\\]]")
 # look-alike and variant characters written for a banned word's character
 VARIANTS = {"蕞": "最", "冣": "最", "㝡": "最", "笫": "第"}
+# regional words that character-by-character t2s leaves in their Taiwan/Hong Kong form, mapped to
+# the mainland word the rules are written with (same length: the index map is unchanged); applied
+# only where a traditional character was converted
+PHRASES = {"私讯": "私信", "转帐": "转账", "帐户": "账户", "帐号": "账号", "网路": "网络"}
+_PHRASE_CHARS = frozenset("".join(PHRASES))
 # pinyin written for the first character of a banned word: syllable -> (character, what may follow)
 PINYIN = {
     "zui": ("最", None),  # zui佳, zui低价: before any Han character
@@ -234,6 +240,8 @@ def normalize(text: str, steps: tuple[str, ...] = ALL_STEPS) -> Normalized:
                 mapped = mapped.replace(ch, rep)
         else:
             mapped = text.translate(one)
+        if "t2s" in steps and any(v in _PHRASE_CHARS for v in changes.values()):
+            mapped = _phrases(mapped)
     joiners = "joiners" in steps
     plain = joiners and (bool(found & _JOINER_SET) or any(v in _JOINER_SET for v in changes.values()))
     symbols = joiners and any(ch in _DECORATIVE_SET or ch > "\uffff" for ch in found)
@@ -267,6 +275,13 @@ def _cut(mapped: str, text: str, index: list[int] | None, steps: tuple[str, ...]
     out.append(mapped[pos:])
     out_index.extend(range(pos, len(mapped)) if index is None else index[pos:])
     return Normalized("".join(out), text, out_index)
+
+
+def _phrases(text: str) -> str:
+    for src, dst in PHRASES.items():
+        if src in text:
+            text = text.replace(src, dst)
+    return text
 
 
 def _pinyin_edits(text: str) -> tuple[str, list[tuple[int, int]]]:
@@ -357,4 +372,5 @@ def _slow(text: str, one: dict[int, str], special: dict[int, str], steps: tuple[
         for c in out:
             chars.append(c)
             index.append(i)
-    return _cut("".join(chars), text, index, steps)
+    mapped = "".join(chars)
+    return _cut(_phrases(mapped) if "t2s" in steps else mapped, text, index, steps)

@@ -141,6 +141,13 @@ def test_pinyin_and_spaced_digits(raw, normal):
         assert raw[a:b].replace(" ", "").lower() in ("zui佳", "bao本")
 
 
+def test_regional_words_after_traditional_characters():
+    n = rules.normalize("喜歡的私訊我，轉帳更便宜")
+    assert n.text == "喜欢的私信我，转账更便宜"
+    assert n.span(3, 5) == (3, 5)  # same length: offsets unchanged
+    assert rules.normalize("转帐记录请截图").text == "转帐记录请截图"  # simplified text keeps its words
+
+
 def test_schema_knows_every_normalisation_step():
     from rules.normalize import ALL_STEPS
 
