@@ -210,6 +210,11 @@ def test_malformed_pack_is_refused_whole_with_file_and_line(tmp_path):
         (lambda s: re.sub(r"(?m)^  condition: .*$", "  condition: claim and nonexistent", s, count=1), "condition"),
         (lambda s: s + s[s.index("- id: "):s.index("- id: ", s.index("- id: ") + 1)], "id"),
         (lambda s: s.replace("category: finance", "category: finance\n  category: finance", 1), "yaml"),
+        # every rule says who wrote it, when, and from which public material
+        (lambda s: re.sub(r"(?m)^  provenance: .*$", "  provenance: {author: 某人, created: '2026-11-26'}", s, count=1),
+         "sources"),
+        (lambda s: re.sub(r"(?m)^  provenance: .*$", "  provenance: {author: 某人, created: 2026年, sources: [x]}", s, count=1),
+         "created"),
     ],
 )
 def test_malformed_pack_variants(tmp_path, mutate, field):
@@ -258,6 +263,7 @@ def test_regional_pack_extends_and_disables(tmp_path):
         "- id: XX-LOCAL-001\n  title: 示例地方规则\n  message: 命中「{match}」\n  category: other\n"
         "  severity: low\n  confidence: 0.5\n  legal: [{law: 广告法, article: 4}]\n"
         "  selections: {claim: {terms: [示例违规词]}}\n"
+        "  provenance: {author: 测试, created: '2026-11-26', sources: [测试用例]}\n"
         "  tests: {must_match: [含示例违规词, 示例违规词二], must_not_match: [正常文本, 另一段正常文本]}\n",
         encoding="utf-8")
     eng = rules.load_engine([region, BASE])  # order given does not matter: the base loads first
@@ -274,6 +280,7 @@ def test_catastrophic_regex_cannot_stall(tmp_path):
         "- id: ZZ-SLOW-001\n  title: 回溯测试\n  message: 回溯测试命中\n  category: other\n  severity: low\n"
         "  confidence: 0.1\n  legal: [{law: 广告法, article: 4}]\n"
         "  selections: {claim: {regex: '(.*,){12}x', anchors: ['a,'], window: 400}}\n"
+        "  provenance: {author: 测试, created: '2026-11-26', sources: [测试用例]}\n"
         "  tests: {must_match: ['a,a,a,a,a,a,a,a,a,a,a,a,x', 'b,b,b,b,b,b,b,b,b,b,b,a,x'], must_not_match: [无, 无关]}\n",
         encoding="utf-8")
     eng = rules.load_engine([pack])
@@ -589,6 +596,7 @@ def test_min_ratio_reads_spoken_and_separated_prices(tmp_path):
         "  selections:\n    claim:\n"
         "      regex: '标价(?P<ref>[\\d,]+|[零一二两三四五六七八九十百千万]+)[^。]{0,6}?售价(?P<now>[\\d.]+|[零一二两三四五六七八九十百千万块]+)'\n"
         "      anchors: [标价]\n      min_ratio: 4\n"
+        "  provenance: {author: 测试, created: '2026-11-26', sources: [测试用例]}\n"
         "  tests: {must_match: [标价六百九十九售价六十九, '标价2,999售价299'], "
         "must_not_match: [标价一百售价九十, '标价1,000售价600']}\n",
         encoding="utf-8")

@@ -266,7 +266,11 @@ def rules_explain(rule_id: str, as_json: bool) -> None:
     lines += [f"    + [{c.field}] {c.text}" for c in rule.must_match]
     lines.append("  must_not_match:")
     lines += [f"    - [{c.field}] {c.text}" for c in rule.must_not_match]
-    if rule.provenance.get("sources"):
+    prov = rule.provenance
+    if prov.get("author") or prov.get("created"):
+        dates = prov.get("created", "") + (f", modified {prov['modified']}" if prov.get("modified") else "")
+        lines.append(f"  provenance: {prov.get('author', '-')} ({dates})")
+    if prov.get("sources"):
         lines.append("  sources:")
-        lines += [f"    * {s}" for s in rule.provenance["sources"]]
+        lines += [f"    * {s}" for s in prov["sources"]]
     click.echo("\n".join(lines))
