@@ -88,6 +88,7 @@ def test_bad_series_file_is_one_line_error(tmp_path):
     (pack / "series" / "x.yaml").write_text(
         "- id: X-1\n  title: 标题\n  message: 消息\n  category: price_fraud\n  severity: huge\n"
         "  legal: [{law: 促销规定, article: 5}]\n  check: consecutive_wording\n"
+        "  provenance: {author: 测试, created: '2026-11-26', sources: [测试用例]}\n"
         "  tests: {must_match: [{series: [{day: 0}]}], must_not_match: [{series: [{day: 0}]}]}\n",
         encoding="utf-8",
     )
