@@ -23,6 +23,7 @@ class Failure:
 class TestReport:
     rules: int = 0
     cases: int = 0
+    todo: int = 0  # known gaps: reported, never failing
     failures: list[Failure] = field(default_factory=list)
     todo_firing: list[tuple[Rule, TestCase]] = field(default_factory=list)
     uncovered: list[tuple[Rule, str]] = field(default_factory=list)  # (rule, trigger never exercised)
@@ -54,6 +55,7 @@ def run_tests(engine: Engine, pack_ids: set[str] | None = None) -> TestReport:
             if mine:
                 report.failures.append(Failure(rule, "false hit", case, f"  (matched 「{mine[0].match}」)"))
         for case in rule.todo:
+            report.todo += 1
             mine, _all = _fires(engine, rule, case)
             if mine:
                 report.todo_firing.append((rule, case))

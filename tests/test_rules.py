@@ -34,6 +34,22 @@ def test_every_rule_case_passes_through_production_path(engine):
     assert not report.failures, "\n".join(f.line() for f in report.failures)
 
 
+def test_todo_cases_are_counted_and_never_fail(tmp_path):
+    pack = _copy_base(tmp_path)
+    (pack / "rules" / "zz_todo.yaml").write_text(
+        "- id: ZZ-TODO-001\n  title: 待办测试\n  message: 命中「{match}」\n  category: other\n  severity: low\n"
+        "  confidence: 0.5\n  legal: [{law: 广告法, article: 4}]\n"
+        "  selections: {claim: {terms: [示例违规词]}}\n"
+        "  provenance: {author: 测试, created: '2026-11-26', sources: [测试用例]}\n"
+        "  tests: {must_match: [含示例违规词, 示例违规词二], must_not_match: [正常文本, 另一段正常文本],\n"
+        "          todo: [还没有覆盖的说法, 这句其实已经有示例违规词了]}\n",
+        encoding="utf-8")
+    res = CliRunner().invoke(cli, ["rules", "test", str(pack), "-v"])
+    assert res.exit_code == 0, res.output
+    assert re.search(r"0 failed, \d+ todo \(1 now firing", res.output), res.output
+    assert "ZZ-TODO-001: todo now fires: 这句其实已经有示例违规词了" in res.output
+
+
 def test_pack_shape(engine):
     assert engine.packs[0].id == "cn-base" and engine.packs[0].version
     assert len(engine.rules) >= 150

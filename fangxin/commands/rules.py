@@ -60,7 +60,8 @@ def rules_test(packs: tuple[str, ...], coverage: bool, verbose: bool) -> None:
     click.echo(
         f"{report.rules} rules, {report.cases} cases: {len(report.failures)} failed"
         + (f", {len(bad_cov)} uncovered triggers" if coverage else "")
-        + (f", {len(report.todo_firing)} todo cases firing" if report.todo_firing else "")
+        + (f", {report.todo} todo" if report.todo else "")
+        + (f" ({len(report.todo_firing)} now firing: -v lists them)" if report.todo_firing else "")
     )
     if report.failures or bad_cov:
         sys.exit(1)
