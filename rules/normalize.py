@@ -72,7 +72,10 @@ PINYIN = {
 # the character after them; one factored alternation with no look-behind keeps the scan at a few
 # microseconds a page (the look-behind and the per-syllable follow sets are checked in Python)
 _PINYIN_RUN = re.compile("(?:" + "|".join(" ?".join(syl) for syl in PINYIN) + ") ?[\u3400-\u4dbf\u4e00-\u9fff1]")
-_SPACED_DIGITS = re.compile(r"(?<![\d.])\d(?: \d){2,}(?![\d.])")
+# digits spaced one by one (¥ 2 9 8 0); the gate (a digit between two spaces) is a literal-prefix
+# search, a few times faster than the run pattern over a page that has none
+_SPACED_DIGIT_GATE = re.compile(" [0-9] ")
+_SPACED_DIGITS = re.compile("[0-9](?: [0-9]){2,}")
 
 
 @lru_cache(maxsize=1)
@@ -354,9 +357,12 @@ def _joiner_runs(text: str, plain: bool = True, symbols: bool = True, brackets: 
     bracketed = [(m.start(), m.start() + 1) for m in (_BRACKETED.finditer(text) if brackets else ())
                  if m.start() and _is_han(text[m.start() - 1])]
     cuts += bracketed + [(a + 2, a + 3) for a, _b in bracketed]
-    for m in _SPACED_DIGITS.finditer(text) if plain else ():
-        a = m.start()
-        cuts += [(i, i + 1) for i in range(a + 1, m.end(), 2)]
+    if plain and _SPACED_DIGIT_GATE.search(text):
+        for m in _SPACED_DIGITS.finditer(text):
+            a, b = m.span()
+            if (a and text[a - 1] in "0123456789.") or (b < n and text[b] in "0123456789."):
+                continue  # part of a longer number (1 2 3.5, 12 3 4)
+            cuts += [(i, i + 1) for i in range(a + 1, b, 2)]
     return _merge(cuts) if len(cuts) > 1 else cuts
 
 
