@@ -8,12 +8,12 @@ Steps (each can be switched off per pack in ``pack.yaml`` ``normalize:``):
 * ``zero_width`` - zero-width and soft-hyphen characters removed;
 * ``t2s``        - traditional to simplified Chinese, character by character, from OpenCC's t2s table,
                    then a few regional words to the mainland word (私訊 → 私信, 轉帳 → 转账);
+* ``variants``   - the variant and look-alike characters evaders write for a banned word's
+                   character (``蕞佳`` ``冣好`` for 最, ``笫一`` for 第一);
 * ``lowercase``  - ASCII letters lower-cased (``NO.1`` and ``no.1`` match alike);
 * ``pinyin``     - the pinyin evaders write for one character of a banned word, right before the
                    rest of it (``zui佳`` ``b a o 本`` ``jue对``): a short table of syllables, each
                    with the characters that may follow it;
-* ``variants``   - the variant and look-alike characters evaders write for a banned word's
-                   character (``蕞佳`` ``冣好`` for 最, ``笫一`` for 第一);
 * ``joiners``    - evasion joiners between two Han characters removed: ``最 佳``, ``最*好``, ``最·佳``;
                    one or two decorative symbols right between two Han characters (``最❤️佳``,
                    ``国家★级``, ``保🔥本``; not when spaced out like a bullet, and not pictographs
@@ -379,4 +379,6 @@ def _slow(text: str, one: dict[int, str], special: dict[int, str], steps: tuple[
             chars.append(c)
             index.append(i)
     mapped = "".join(chars)
-    return _cut(_phrases(mapped) if "t2s" in steps else mapped, text, index, steps)
+    if "t2s" in steps and any(one.get(ord(c)) in _PHRASE_CHARS for c in set(text)):
+        mapped = _phrases(mapped)
+    return _cut(mapped, text, index, steps)
