@@ -223,16 +223,23 @@ class Engine:
                     self._guides[id(rx)] = (alt, width + max(map(len, lits)), look)
         # how far around an anchor a trigger regex can match: its window, or less when no match can
         # be longer (a match that touches the anchor lies within max_width - 1 of it)
+        # A window's end is the end of the string for the regex: a look-ahead there sees nothing
+        # (最佳(?!食用) would match in 最佳食用期), so the search also reaches past it by the widest
+        # look-ahead (look-behinds see before the start by themselves).
         self._reach: dict[int, int] = {}
+        self._look_past: dict[int, int] = {}
         for r in self.rules:
             for t in r.triggers:
                 sel = r.selections[t]
                 if sel.regex is not None:
-                    key = ("width", sel.regex_source or sel.regex.pattern)
-                    if key not in derived:
-                        derived[key] = max_width(key[1])
-                    width = derived[key]
+                    src = sel.regex_source or sel.regex.pattern
+                    for kind, fn in (("width", max_width), ("look", lookaround_width)):
+                        if (kind, src) not in derived:
+                            derived[(kind, src)] = fn(src)
+                    width, look = derived[("width", src)], derived[("look", src)]
                     self._reach[id(sel)] = sel.window if width is None else min(sel.window, max(width - 1, 0))
+                    if look != 0:
+                        self._look_past[id(sel)] = BOUND_REACH if look is None else int(look)
         # per rule: selection name -> (specialised evaluator, shared-memo key or None)
         # A windowed selection's result depends on its content and the span only, so rules that
         # carry the same one (a copied report or negation exception) share its memo as pack-level
@@ -647,12 +654,13 @@ class _Check:
         """Run a trigger regex in the merged windows around its anchor hits; keep the matches
         that contain (overlap) an anchor."""
         w = self.engine._reach.get(id(sel), sel.window)
+        la = self.engine._look_past.get(id(sel), 0)
         out: list[tuple[int, int]] = []
         if len(anchors) == 1:  # the common case: one anchor, one window
             as_, ae = anchors[0]
             if time.perf_counter() > self.deadline:
                 raise DeadlineExceeded()
-            hi = ae + w if ae + w < len(text) else len(text)
+            hi = ae + w + la if ae + w + la < len(text) else len(text)
             for m in self._finditer(sel.regex, text, as_ - w if as_ > w else 0, hi, overlapped=False):
                 ms, me = m.span()
                 if ms < ae and as_ < me and me > ms:
@@ -665,10 +673,10 @@ class _Check:
         n = len(anchors)
         while i < n:
             lo = max(0, anchors[i][0] - w)
-            hi = min(len(text), anchors[i][1] + w)
+            hi = min(len(text), anchors[i][1] + w + la)
             j = i + 1
             while j < n and anchors[j][0] - w <= hi:
-                hi = min(len(text), max(hi, anchors[j][1] + w))
+                hi = min(len(text), max(hi, anchors[j][1] + w + la))
                 j += 1
             group = anchors[i:j]
             if time.perf_counter() > self.deadline:

@@ -289,6 +289,24 @@ def test_regional_pack_extends_and_disables(tmp_path):
         eng.rule("ABS-PREFERRED-009")
 
 
+def test_trigger_lookahead_sees_past_the_window(tmp_path):
+    # a trigger regex runs in a window around its anchor; the window's end must not hide what a
+    # look-ahead checks (最妙(?!食用) matched in 最妙食用期, 超赞(?=好物) missed 超赞好物)
+    pack = _copy_base(tmp_path)
+    (pack / "rules" / "zz_look.yaml").write_text(
+        "- id: ZZ-LOOK-001\n  title: 前瞻测试\n  message: 命中「{match}」\n  category: other\n  severity: low\n"
+        "  confidence: 0.1\n  legal: [{law: 广告法, article: 4}]\n"
+        "  selections:\n    claim: {regex: '最妙(?!食用)', anchors: [最妙]}\n"
+        "    claim2: {regex: '超赞(?=[^，。]{0,3}好物)', anchors: [超赞]}\n"
+        "  provenance: {author: 测试, created: '2026-11-26', sources: [测试用例]}\n"
+        "  tests: {must_match: [最妙的东西, 超赞好物], must_not_match: [最妙食用期, 超赞]}\n",
+        encoding="utf-8")
+    eng = rules.load_engine([pack])
+    fired = {t: [h.match for h in eng.check_text(t) if h.rule == "ZZ-LOOK-001"]
+             for t in ["最妙食用期", "最妙的东西", "超赞好物", "超赞的好物", "超赞"]}
+    assert fired == {"最妙食用期": [], "最妙的东西": ["最妙"], "超赞好物": ["超赞"], "超赞的好物": ["超赞"], "超赞": []}
+
+
 # ------------------------------------------------------------------ deadlines
 def test_catastrophic_regex_cannot_stall(tmp_path):
     pack = _copy_base(tmp_path)
