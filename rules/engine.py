@@ -173,17 +173,20 @@ class Engine:
         # `regex` patterns whose worst-case backtracking in a window of up to N characters is
         # bounded (see rules.cues.safe_width) run there without the per-call timeout, which costs more than
         # the search itself; wider windows and every other pattern keep the timeout
+        # Like the regexes themselves, a width not in the pack cache is computed on the pattern's
+        # first search (_safe_width_of), or when the cache is written (derive_all).
         self._safe_w: dict[int, int] = {}
+        self._safe_src: dict[int, str] = {}
         derived = self._derived
         sels = [sel for r in self.rules for sel in r.selections.values()]
         sels += [sel for p in self.packs for sel in p.selections.values()]
         for rx in [sel.regex for sel in sels] + [x[0] for r in self.rules for x in r.extract.values()]:
             if rx is not None and type(rx) is not re.Pattern and id(rx) not in self._safe_w:
-                key = ("safe", rx.pattern)
-                w = derived.get(key)
+                w = derived.get(("safe", rx.pattern))
                 if w is None:
-                    w = derived[key] = safe_width(rx.pattern)
-                self._safe_w[id(rx)] = w
+                    self._safe_src[id(rx)] = rx.pattern
+                else:
+                    self._safe_w[id(rx)] = w
         # literal pre-filters of `regex` patterns (rules.cues): a window (or document) without any
         # literal the pattern requires cannot match, so one `re` literal search replaces the regex
         # there. Trigger regexes use literals other than their anchors (those are always present).
@@ -196,9 +199,9 @@ class Engine:
                     continue
                 src = sel.regex_source or rx.pattern
                 key = ("disc", src, tuple(sel.anchors)) if id(sel) in trig else ("lits", src)
-                if key not in derived:
-                    derived[key] = (discriminating_literals(src, sel.anchors) if id(sel) in trig
-                                    else regex_literals(src))
+                if key not in derived:  # derived on the first search (or when the cache is written)
+                    self._prefilter[id(rx)] = _lazy_prefilter(derived, key, self._prefilter, id(rx))
+                    continue
                 lits = derived[key]
                 if guardable(lits) and lits:
                     alt = "|".join(re.escape(t) for t in sorted(lits, key=len, reverse=True))
@@ -272,6 +275,35 @@ class Engine:
         self._gate_fns = [
             [_compile_fast_condition(g, fns) for g in gates] for gates, fns in zip(self._gates, self._sel_fns, strict=True)
         ]
+
+    def _safe_width_of(self, rx) -> int:
+        """rules.cues.safe_width of a `regex` pattern not in the pack cache, on its first search."""
+        src = self._safe_src.pop(id(rx), None)
+        w = 0 if src is None else safe_width(src)
+        if src is not None:
+            self._derived[("safe", src)] = w
+        self._safe_w[id(rx)] = w
+        return w
+
+    def derive_all(self) -> None:
+        """Compute the pattern facts that are otherwise derived on first use (safe widths, literal
+        pre-filters), so that a pack cache written now holds them all."""
+        for src in self._safe_src.values():
+            if ("safe", src) not in self._derived:
+                self._derived[("safe", src)] = safe_width(src)
+        for key in [k for k in self._prefilter_keys() if k not in self._derived]:
+            self._derived[key] = _derive_literals(key)
+
+    def _prefilter_keys(self):
+        trig = {id(r.selections[t]) for r in self.rules for t in r.triggers}
+        sels = [sel for r in self.rules for sel in r.selections.values()]
+        sels += [sel for p in self.packs for sel in p.selections.values()]
+        for sel in sels:
+            rx = sel.regex
+            if rx is None or type(rx) is re.Pattern:
+                continue
+            src = sel.regex_source or rx.pattern
+            yield ("disc", src, tuple(sel.anchors)) if id(sel) in trig else ("lits", src)
 
     def _field_targets(self, fname: str) -> dict[int, tuple]:
         """pid -> ((rule index, selection name, kind, selection, has term filters), …) for the
@@ -519,6 +551,31 @@ def _selection_reach(sel: Selection) -> int | None:
     return None
 
 
+def _derive_literals(key: tuple):
+    """The literals a pattern's matches require (for a trigger: besides its anchors)."""
+    return discriminating_literals(key[1], list(key[2])) if key[0] == "disc" else regex_literals(key[1])
+
+
+def _passes(text: str, lo: int, hi: int) -> bool:
+    return True  # a pattern with no usable literal pre-filter: always search
+
+
+def _lazy_prefilter(derived: dict, key: tuple, table: dict, rid: int):
+    """A literal pre-filter derived and compiled on its first call; it then replaces itself in
+    ``table`` by the literal search, or by a pass when the pattern requires no usable literal."""
+    def first(text: str, lo: int, hi: int):
+        lits = derived.get(key)
+        if lits is None:
+            lits = derived[key] = _derive_literals(key)
+        if guardable(lits) and lits:
+            alt = "|".join(re.escape(t) for t in sorted(lits, key=len, reverse=True))
+            search = table[rid] = re.compile(alt).search
+        else:
+            search = table[rid] = _passes
+        return search(text, lo, hi)
+    return first
+
+
 def _lazy_search(alternation: str, table: dict, key: int):
     """A literal pre-filter compiled on its first call (it then replaces itself in ``table``)."""
     def first(text: str, lo: int, hi: int):
@@ -700,7 +757,10 @@ class _Check:
             return []
         # each call is bounded by the regex timeout; the document deadline is checked between
         # candidates (evaluate_rule) and between regex windows (regex_around)
-        if not overlapped and hi - lo <= self.safe_w.get(id(rx), 0):
+        sw = self.safe_w.get(id(rx))
+        if sw is None:
+            sw = self.engine._safe_width_of(rx)
+        if not overlapped and hi - lo <= sw:
             return list(rx.finditer(text, lo, hi))
         try:
             return list(rx.finditer(text, lo, hi, overlapped=overlapped, timeout=self.timeout_s))
@@ -751,7 +811,10 @@ class _Check:
     def _search_plain(self, rx, text: str, lo: int, hi: int):
         """One `regex` search: without a timeout where the pattern's backtracking is bounded for
         this width (rules.cues.safe_width), else under the regex timeout and the document deadline."""
-        if hi - lo <= self.safe_w.get(id(rx), 0):
+        sw = self.safe_w.get(id(rx))
+        if sw is None:
+            sw = self.engine._safe_width_of(rx)
+        if hi - lo <= sw:
             return rx.search(text, lo, hi)
         try:
             return rx.search(text, lo, hi, timeout=self.timeout_s)
@@ -1114,6 +1177,7 @@ def _load_engine(packs: Iterable[str] | None) -> Engine:
     loaded = load_packs(folders)
     engine = Engine(loaded, folders)
     if cache is not None:
+        engine.derive_all()  # the cache keeps every derived fact: a cached load computes none
         cache.store(loaded, engine)
     return engine
 
