@@ -27,6 +27,16 @@ def engine():
     return rules.load_engine()
 
 
+def _rule_yaml(rid: str, selections: str, tests: str, *, category: str = "other",
+               legal: str = "[{law: 广告法, article: 4}]") -> str:
+    """A one-rule file for a test pack; ``selections`` and ``tests`` are the YAML after their keys
+    (a flow mapping, or a block that starts with a line break)."""
+    return (f"- id: {rid}\n  title: 测试规则\n  message: 命中「{{match}}」\n  category: {category}\n"
+            f"  severity: low\n  confidence: 0.5\n  legal: {legal}\n  selections: {selections}\n"
+            "  provenance: {author: 测试, created: '2026-11-26', sources: [测试用例]}\n"
+            f"  tests: {tests}\n")
+
+
 # ------------------------------------------------------------------ packs and their cases
 def test_every_rule_case_passes_through_production_path(engine):
     report = run_tests(engine)
@@ -37,12 +47,9 @@ def test_every_rule_case_passes_through_production_path(engine):
 def test_todo_cases_are_counted_and_never_fail(tmp_path):
     pack = _copy_base(tmp_path)
     (pack / "rules" / "zz_todo.yaml").write_text(
-        "- id: ZZ-TODO-001\n  title: 待办测试\n  message: 命中「{match}」\n  category: other\n  severity: low\n"
-        "  confidence: 0.5\n  legal: [{law: 广告法, article: 4}]\n"
-        "  selections: {claim: {terms: [示例违规词]}}\n"
-        "  provenance: {author: 测试, created: '2026-11-26', sources: [测试用例]}\n"
-        "  tests: {must_match: [含示例违规词, 示例违规词二], must_not_match: [正常文本, 另一段正常文本],\n"
-        "          todo: [还没有覆盖的说法, 这句其实已经有示例违规词了]}\n",
+        _rule_yaml("ZZ-TODO-001", "{claim: {terms: [示例违规词]}}",
+                   "{must_match: [含示例违规词, 示例违规词二], must_not_match: [正常文本, 另一段正常文本], "
+                   "todo: [还没有覆盖的说法, 这句其实已经有示例违规词了]}"),
         encoding="utf-8")
     res = CliRunner().invoke(cli, ["rules", "test", str(pack), "-v"])
     assert res.exit_code == 0, res.output
@@ -276,11 +283,8 @@ def test_regional_pack_extends_and_disables(tmp_path):
         "id: cn-xx\nversion: 0.1.0\ntitle: 示例地方包\njurisdiction: CN-HN\nextends: cn-base\n"
         "disable: [ABS-PREFERRED-009]\n", encoding="utf-8")
     (region / "rules" / "local.yaml").write_text(
-        "- id: XX-LOCAL-001\n  title: 示例地方规则\n  message: 命中「{match}」\n  category: other\n"
-        "  severity: low\n  confidence: 0.5\n  legal: [{law: 广告法, article: 4}]\n"
-        "  selections: {claim: {terms: [示例违规词]}}\n"
-        "  provenance: {author: 测试, created: '2026-11-26', sources: [测试用例]}\n"
-        "  tests: {must_match: [含示例违规词, 示例违规词二], must_not_match: [正常文本, 另一段正常文本]}\n",
+        _rule_yaml("XX-LOCAL-001", "{claim: {terms: [示例违规词]}}",
+                   "{must_match: [含示例违规词, 示例违规词二], must_not_match: [正常文本, 另一段正常文本]}"),
         encoding="utf-8")
     eng = rules.load_engine([region, BASE])  # order given does not matter: the base loads first
     assert [p.id for p in eng.packs] == ["cn-base", "cn-xx"]
@@ -294,12 +298,9 @@ def test_trigger_lookahead_sees_past_the_window(tmp_path):
     # look-ahead checks (最妙(?!食用) matched in 最妙食用期, 超赞(?=好物) missed 超赞好物)
     pack = _copy_base(tmp_path)
     (pack / "rules" / "zz_look.yaml").write_text(
-        "- id: ZZ-LOOK-001\n  title: 前瞻测试\n  message: 命中「{match}」\n  category: other\n  severity: low\n"
-        "  confidence: 0.1\n  legal: [{law: 广告法, article: 4}]\n"
-        "  selections:\n    claim: {regex: '最妙(?!食用)', anchors: [最妙]}\n"
-        "    claim2: {regex: '超赞(?=[^，。]{0,3}好物)', anchors: [超赞]}\n"
-        "  provenance: {author: 测试, created: '2026-11-26', sources: [测试用例]}\n"
-        "  tests: {must_match: [最妙的东西, 超赞好物], must_not_match: [最妙食用期, 超赞]}\n",
+        _rule_yaml("ZZ-LOOK-001", "{claim: {regex: '最妙(?!食用)', anchors: [最妙]}, "
+                   "claim2: {regex: '超赞(?=[^，。]{0,3}好物)', anchors: [超赞]}}",
+                   "{must_match: [最妙的东西, 超赞好物], must_not_match: [最妙食用期, 超赞]}"),
         encoding="utf-8")
     eng = rules.load_engine([pack])
     fired = {t: [h.match for h in eng.check_text(t) if h.rule == "ZZ-LOOK-001"]
@@ -311,11 +312,8 @@ def test_trigger_lookahead_sees_past_the_window(tmp_path):
 def test_catastrophic_regex_cannot_stall(tmp_path):
     pack = _copy_base(tmp_path)
     (pack / "rules" / "zz_slow.yaml").write_text(
-        "- id: ZZ-SLOW-001\n  title: 回溯测试\n  message: 回溯测试命中\n  category: other\n  severity: low\n"
-        "  confidence: 0.1\n  legal: [{law: 广告法, article: 4}]\n"
-        "  selections: {claim: {regex: '(.*,){12}x', anchors: ['a,'], window: 400}}\n"
-        "  provenance: {author: 测试, created: '2026-11-26', sources: [测试用例]}\n"
-        "  tests: {must_match: ['a,a,a,a,a,a,a,a,a,a,a,a,x', 'b,b,b,b,b,b,b,b,b,b,b,a,x'], must_not_match: [无, 无关]}\n",
+        _rule_yaml("ZZ-SLOW-001", "{claim: {regex: '(.*,){12}x', anchors: ['a,'], window: 400}}",
+                   "{must_match: ['a,a,a,a,a,a,a,a,a,a,a,a,x', 'b,b,b,b,b,b,b,b,b,b,b,a,x'], must_not_match: [无, 无关]}"),
         encoding="utf-8")
     eng = rules.load_engine([pack])
     text = "a," * 3000
@@ -625,14 +623,13 @@ def test_min_ratio_reads_spoken_and_separated_prices(tmp_path):
     is computed on their values (rules.engine.price_value)."""
     pack = _copy_base(tmp_path)
     (pack / "rules" / "zz_ratio.yaml").write_text(
-        "- id: ZZ-RATIO-001\n  title: 价差测试\n  message: 价差「{match}」\n  category: price_fraud\n  severity: low\n"
-        "  confidence: 0.1\n  legal: [{law: 明码标价规定, article: 19, item: 3}]\n"
-        "  selections:\n    claim:\n"
-        "      regex: '标价(?P<ref>[\\d,]+|[零一二两三四五六七八九十百千万]+)[^。]{0,6}?售价(?P<now>[\\d.]+|[零一二两三四五六七八九十百千万块]+)'\n"
-        "      anchors: [标价]\n      min_ratio: 4\n"
-        "  provenance: {author: 测试, created: '2026-11-26', sources: [测试用例]}\n"
-        "  tests: {must_match: [标价六百九十九售价六十九, '标价2,999售价299'], "
-        "must_not_match: [标价一百售价九十, '标价1,000售价600']}\n",
+        _rule_yaml("ZZ-RATIO-001",
+                   "\n    claim:\n"
+                   "      regex: '标价(?P<ref>[\\d,]+|[零一二两三四五六七八九十百千万]+)[^。]{0,6}?售价(?P<now>[\\d.]+|[零一二两三四五六七八九十百千万块]+)'\n"
+                   "      anchors: [标价]\n      min_ratio: 4",
+                   "{must_match: [标价六百九十九售价六十九, '标价2,999售价299'], "
+                   "must_not_match: [标价一百售价九十, '标价1,000售价600']}",
+                   category="price_fraud", legal="[{law: 明码标价规定, article: 19, item: 3}]"),
         encoding="utf-8")
     eng = rules.load_engine([pack])
     fires = ["标价六百九十九，售价六十九", "标价2,999 售价299", "标价两万三售价五千", "标价九十九售价九块九"]
