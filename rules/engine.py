@@ -191,6 +191,7 @@ class Engine:
         # literal the pattern requires cannot match, so one `re` literal search replaces the regex
         # there. Trigger regexes use literals other than their anchors (those are always present).
         self._prefilter: dict[int, object] = {}
+        self._lazy_keys: list[tuple] = []  # pre-filter facts not in the pack cache (see derive_all)
         if os.environ.get("FANGXIN_RULES_GUARD", "on").lower() not in ("off", "0", "no", "false"):
             trig = {id(r.selections[t]) for r in self.rules for t in r.triggers}
             for sel in sels:
@@ -201,6 +202,7 @@ class Engine:
                 key = ("disc", src, tuple(sel.anchors)) if id(sel) in trig else ("lits", src)
                 if key not in derived:  # derived on the first search (or when the cache is written)
                     self._prefilter[id(rx)] = _lazy_prefilter(derived, key, self._prefilter, id(rx))
+                    self._lazy_keys.append(key)
                     continue
                 lits = derived[key]
                 if guardable(lits) and lits:
@@ -291,19 +293,9 @@ class Engine:
         for src in self._safe_src.values():
             if ("safe", src) not in self._derived:
                 self._derived[("safe", src)] = safe_width(src)
-        for key in [k for k in self._prefilter_keys() if k not in self._derived]:
-            self._derived[key] = _derive_literals(key)
-
-    def _prefilter_keys(self):
-        trig = {id(r.selections[t]) for r in self.rules for t in r.triggers}
-        sels = [sel for r in self.rules for sel in r.selections.values()]
-        sels += [sel for p in self.packs for sel in p.selections.values()]
-        for sel in sels:
-            rx = sel.regex
-            if rx is None or type(rx) is re.Pattern:
-                continue
-            src = sel.regex_source or rx.pattern
-            yield ("disc", src, tuple(sel.anchors)) if id(sel) in trig else ("lits", src)
+        for key in self._lazy_keys:
+            if key not in self._derived:
+                self._derived[key] = _derive_literals(key)
 
     def _field_targets(self, fname: str) -> dict[int, tuple]:
         """pid -> ((rule index, selection name, kind, selection, has term filters), …) for the
