@@ -1185,7 +1185,7 @@ class _PackCache:
     a malformed pack never reaches the cache (loading raises before anything is stored).
     """
 
-    VERSION = 2  # 2: regexes pickled as source (rules.lazyregex), derived pattern facts
+    VERSION = 3  # 2: derived pattern facts; 3: regexes pickled compiled (rules.lazyregex)
     KEEP = 8  # most recent entries kept; older ones are removed when a new one is written
 
     def __init__(self, folder: str, key: str) -> None:

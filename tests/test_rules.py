@@ -484,9 +484,10 @@ def test_pack_cache_hit_matches_fresh_load_and_follows_edits(tmp_path, monkeypat
     entries = list((tmp_path / "cache").glob("packs-*.pickle"))
     assert len(entries) == 1 and (os.stat(entries[0]).st_mode & 0o077) == 0
     second = rules.load_engine([pack])
-    # a cached load compiles no regex until the engine runs it (rules.lazyregex)
+    # a cached load restores every regex compiled, parsing none (rules.lazyregex)
     patterns = [s.regex for r in second.rules for s in r.selections.values() if s.regex is not None]
-    assert len(patterns) > 100 and all(p._rx is None for p in patterns)
+    assert len(patterns) > 100 and all(p._rx is not None for p in patterns)
+    assert [p._rx.pattern for p in patterns] == [p.pattern for p in patterns]
     monkeypatch.setenv("FANGXIN_RULES_CACHE", "off")
     fresh = rules.load_engine([pack])
     monkeypatch.setenv("FANGXIN_RULES_CACHE", str(tmp_path / "cache"))
