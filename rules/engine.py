@@ -259,7 +259,7 @@ class Engine:
                 skey = id(sel)
                 if own is not None:
                     skey = None
-                    if sel.within[0] not in ("match", "document", "field"):
+                    if sel.within[0] not in ("match", "document", "field", "fields"):
                         skey = canonical.setdefault(self._content_key(sel) + (sel.within,), id(sel))
                 fns[name] = (_selection_fn(self, rule, ri, sel), skey)
             self._sel_fns.append(fns)
@@ -862,6 +862,8 @@ class _Check:
 
     def eval_selection(self, sel: Selection, f: _Field, rule: Rule, ri: int, s: int, e: int) -> bool:
         kind = sel.within[0]
+        if kind == "fields":
+            return f.name in sel.fields
         if kind == "match":
             # a trigger: true when one of its candidates overlaps this one
             cands = f.cands.get((ri, sel.name))
@@ -999,6 +1001,9 @@ def _selection_fn(engine: Engine, rule: Rule, ri: int, sel: Selection):
                     return True
             return False
         return match
+    if kind == "fields":  # whose voice: the candidate's field
+        names = sel.fields
+        return lambda chk, f, s, e: f.name in names
     if kind == "document" and id(sel) in engine._doc_sels:
         sid = id(sel)  # literal sector context: read off the automaton scan of the document
         return lambda chk, f, s, e: sid in chk.doc_present

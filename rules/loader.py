@@ -15,7 +15,7 @@ from rules.cues import parse
 from rules.errors import PackError
 from rules.lazyregex import LazyPattern
 from rules.legal import cite, law_line
-from rules.model import Pack, Rule, Selection, TestCase
+from rules.model import FIELDS, Pack, Rule, Selection, TestCase
 from rules.normalize import ALL_STEPS, normalize
 from rules.yamlio import LineDict, LineList, display_path, line_of, load_yaml, yaml_files
 
@@ -184,6 +184,16 @@ def build_selection(
         kl = spec.key_lines.get(key, line) if isinstance(spec, LineDict) else line
         raise PackError(file, kl, f"{where}.{key}", problem)
 
+    if "fields" in spec:  # whose voice: the candidate's document field, no text matched
+        others = sorted(k for k in spec if k not in ("fields", "description"))
+        if others:
+            err(others[0], "a fields selection stands alone (no terms, list, regex or within)")
+        for fname in spec["fields"]:
+            if fname not in FIELDS:
+                err("fields", f"unknown field {fname!r} (one of {', '.join(FIELDS)})")
+        return Selection(name=name, terms=[], regex=None, regex_source=None, anchors=[], window=0,
+                         within=("fields", 0), not_followed_by=[], not_preceded_by=[], line=line,
+                         fields=frozenset(spec["fields"]))
     terms = [_norm_term(t, steps) for t in spec.get("terms", [])]
     list_names = spec.get("list", [])
     if isinstance(list_names, str):
@@ -348,13 +358,15 @@ def build_rule(pack: Pack, raw: LineDict, file: str, rline: int) -> Rule:
         is_trigger = (
             name in explicit_triggers
             if explicit_triggers
-            else ("within" not in spec and not name.startswith(("exc_", "not_")))
+            else ("within" not in spec and "fields" not in spec and not name.startswith(("exc_", "not_")))
         )
         sel = build_selection(
             name, spec, pack.lists, pack.normalize, "match" if is_trigger else "overlap", window, file,
             f"{rid}.selections.{name}",
         )
         if is_trigger:
+            if sel.within[0] == "fields":
+                err(f"selections.{name}.fields", "a fields selection cannot be a trigger", spec, "fields")
             if sel.within[0] != "match":
                 err(f"selections.{name}.within", "a trigger selection cannot have within", spec, "within")
             if sel.regex is not None and not sel.anchors and not sel.terms:

@@ -178,6 +178,50 @@ def test_schema_knows_every_normalisation_step():
     assert tuple(schema["properties"]["normalize"]["items"]["enum"]) == ALL_STEPS
 
 
+def test_schema_knows_every_document_field():
+    from rules.model import FIELDS
+
+    for name in ("pack.schema.json", "rule.schema.json"):
+        schema = json.loads((Path(rules.__file__).parent / "schema" / name).read_text())
+        sel = schema["properties"]["selections"]["additionalProperties"]
+        assert tuple(sel["properties"]["fields"]["items"]["enum"]) == FIELDS, name
+
+
+def test_fields_selection_tells_the_sellers_voice_from_a_viewers(tmp_path):
+    """The same first-person words are the host's claim in a livestream transcript and a viewer's
+    review in chat; a fields selection lets one rule say so."""
+    pack = _copy_base(tmp_path)
+    voice = "{field: transcript, text: 我用过的自带神效的面霜就这一款}"
+    (pack / "rules" / "zz_voice.yaml").write_text(
+        _rule_yaml("ZZ-VOICE-001",
+                   "{claim: {terms: [自带神效]}, review: {regex: '我用过', within: 'clause_before:10'}, "
+                   "seller: {fields: [transcript, pinned]}}",
+                   f"{{must_match: [{voice}, {{field: pinned, text: 我用过的自带神效的面霜}}], "
+                   "must_not_match: [{field: chat, text: 我用过的自带神效的面霜就这一款}, 我用过的自带神效的面霜就这一款]}")
+        .replace("  provenance:", "  condition: claim and not (review and not seller)\n  provenance:"),
+        encoding="utf-8")
+    eng = rules.load_engine([pack])
+    said = "我用过的自带神效的面霜就这一款"
+    assert [h.rule for h in eng.check({"transcript": said})] == ["ZZ-VOICE-001"]
+    assert [h.field for h in eng.check({"chat": said, "transcript": "今天就到这里"})] == []
+    assert "seller_voice [within fields] fields: livestream_title, pinned, transcript" in CliRunner().invoke(
+        cli, ["rules", "explain", "ABS-SUPERLATIVE-001"]).output
+    res = CliRunner().invoke(cli, ["rules", "test", str(pack)])
+    assert res.exit_code == 0 and " 0 failed" in res.output, res.output
+    path = pack / "rules" / "zz_voice.yaml"
+    good = path.read_text(encoding="utf-8")
+    for bad, field in [
+        (good.replace("seller: {fields: [transcript, pinned]}", "seller: {fields: [transcript], terms: [主播]}"), "terms"),
+        (good.replace("[transcript, pinned]}", "[transcript, stage]}"), "fields"),
+        (good.replace("  condition:", "  trigger: [claim, seller]\n  condition:"), "fields"),
+    ]:
+        path.write_text(bad, encoding="utf-8")
+        with pytest.raises(rules.PackError) as info:
+            rules.load_engine([pack])
+        assert field in info.value.field or field in info.value.problem, str(info.value)
+        assert str(info.value).startswith(str(path)) or os.path.relpath(path) in str(info.value)
+
+
 def test_decorated_claim_is_found_and_points_at_the_raw_text(engine):
     text = "这款是全网最❤️佳的面膜"
     hits = [h for h in engine.check_text(text) if h.category == "absolute_terms"]

@@ -259,6 +259,8 @@ def rules_explain(rule_id: str, as_json: bool) -> None:
             what.append(f"terms: {shown}")
         if sel.regex_source:
             what.append(f"regex: {sel.regex_source}")
+        if sel.fields:
+            what.append(f"fields: {', '.join(sorted(sel.fields))}")
         role = "trigger" if name in rule.triggers else f"within {sel.within[0]}" + (f":{sel.within[1]}" if sel.within[1] else "")
         lines.append(f"    {name} [{role}] " + "; ".join(what))
     lines.append(f"  condition:  {rule.condition_source}")
