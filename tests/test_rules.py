@@ -404,6 +404,32 @@ def test_rules_commands_help_and_explain():
     assert res.exit_code == 0 and "第二十五条" in res.output and "must_match" in res.output
 
 
+def test_explain_text_says_what_blocked_a_candidate():
+    said = "我用过最好的面霜"
+    res = CliRunner().invoke(cli, ["rules", "explain", "ABS-SUPERLATIVE-001", "--text", said, "--field", "chat"])
+    assert res.exit_code == 0, res.output
+    assert "candidate 3-5 「最好」: no hit, blocked by:" in res.output
+    assert "review=true" in res.output and "seller_voice=false" in res.output
+    res = CliRunner().invoke(cli, ["rules", "explain", "ABS-SUPERLATIVE-001", "--text", said, "--field", "transcript",
+                                   "--json"])
+    trace = json.loads(res.output)
+    assert [(c["match"], c["fired"]) for c in trace["candidates"]] == [("最好", True)]
+    assert all(conj["value"] for conj in trace["candidates"][0]["conjuncts"])
+    # offsets index the raw text; a pack exception is named, not expanded
+    res = CliRunner().invoke(cli, ["rules", "explain", "ABS-SUPERLATIVE-001", "--json", "--text",
+                                   "我们不敢说是最 佳的"])
+    trace = json.loads(res.output)
+    cand = trace["candidates"][0]
+    assert cand["match"] == "最 佳" and not cand["fired"] and trace["normalised"]["body"] == "我们不敢说是最佳的"
+    blocking = {c["source"]: c["selections"] for c in cand["conjuncts"] if not c["value"]}
+    assert "not negation" in blocking  # 不敢说: the pack's negation cue, and the rule's own hedge
+    assert any(sels.get("exc_hedge") for sels in blocking.values())
+    res = CliRunner().invoke(cli, ["rules", "explain", "ABS-SUPERLATIVE-001", "--text", "今天天气晴"])
+    assert "no candidate" in res.output
+    res = CliRunner().invoke(cli, ["rules", "explain", "ABS-SUPERLATIVE-001", "--text", "最佳", "--field", "stage"])
+    assert res.exit_code == 2 and "--field: unknown field 'stage'" in res.output
+
+
 # ------------------------------------------------------------------ corpus thresholds
 def _check_thresholds(result: dict) -> list[str]:
     problems = []

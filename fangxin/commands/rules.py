@@ -225,9 +225,18 @@ class _Progress:
 
 @rules.command("explain")
 @click.argument("rule_id")
-@click.option("--json", "as_json", is_flag=True, help="Print the rule as JSON.")
-def rules_explain(rule_id: str, as_json: bool) -> None:
-    """Show a rule: title, category, severity, legal citation, selections, condition and examples."""
+@click.option("--json", "as_json", is_flag=True, help="Print the rule (or, with --text, the trace) as JSON.")
+@click.option("--text", "text", metavar="TEXT",
+              help="Trace the rule on TEXT: each candidate, whether it became a hit, and the parts of the "
+                   "condition that blocked it, with the value of every selection they read.")
+@click.option("--field", "field_name", default="body", show_default=True,
+              help="Document field TEXT arrives in (with --text): body, title, transcript, chat, ocr, terms …")
+def rules_explain(rule_id: str, as_json: bool, text: str | None, field_name: str) -> None:
+    """Show a rule: title, category, severity, legal citation, selections, condition and examples.
+
+    With --text, say why the rule fires or not on that text. Example:
+      fangxin rules explain ABS-SUPERLATIVE-001 --text "我用过最好的面霜" --field transcript
+    """
     from rules.legal import cn_number
 
     engine = _load(())
@@ -236,6 +245,9 @@ def rules_explain(rule_id: str, as_json: bool) -> None:
     except KeyError:
         click.echo(f"unknown rule {rule_id!r}", err=True)
         sys.exit(1)
+    if text is not None:
+        _explain_text(engine, rule, text, field_name, as_json)
+        return
     if as_json:
         click.echo(json.dumps(rule.raw, ensure_ascii=False, indent=1))
         return
@@ -277,3 +289,42 @@ def rules_explain(rule_id: str, as_json: bool) -> None:
         lines.append("  sources:")
         lines += [f"    * {s}" for s in prov["sources"]]
     click.echo("\n".join(lines))
+
+
+def _explain_text(engine, rule, text: str, field_name: str, as_json: bool) -> None:
+    from dataclasses import asdict
+
+    from rules.model import FIELDS
+    from rules.trace import trace_rule
+
+    if field_name not in FIELDS:
+        click.echo(f"--field: unknown field {field_name!r} (one of {', '.join(FIELDS)})", err=True)
+        sys.exit(2)
+    tr = trace_rule(engine, rule.id, {field_name: text})
+    if as_json:
+        click.echo(json.dumps(asdict(tr), ensure_ascii=False, indent=1))
+        return
+    lines = [f"{rule.id}  {rule.title}", f"  text [{field_name}]: {text}"]
+    if field_name not in rule.scopes:
+        lines.append(f"  the rule does not read field {field_name!r} (scopes: {', '.join(rule.scopes)})")
+    if field_name in tr.normalised:
+        lines.append(f"  normalised: {tr.normalised[field_name]}")
+    if not tr.candidates:
+        lines.append("  no candidate: none of the rule's triggers matches here "
+                     f"({', '.join(rule.triggers)}; `fangxin rules explain {rule.id}` shows them)")
+    for c in tr.candidates:
+        head = f"  candidate {c.start}-{c.end} 「{c.match}」: "
+        if c.fired:
+            lines.append(head + "hit")
+            continue
+        if not c.blocking:  # every part holds, yet a longer overlapping candidate took the place
+            lines.append(head + "no hit (an overlapping candidate was reported instead)")
+            continue
+        lines.append(head + "no hit, blocked by:")
+        for conj in c.blocking:
+            values = " ".join(f"{k}={'true' if v else 'false'}" for k, v in conj.selections.items())
+            lines.append(f"    {conj.source}    [{values}]")
+    if tr.timed_out:
+        lines.append("  the document deadline passed: the trace is incomplete")
+    click.echo("\n".join(lines))
+
