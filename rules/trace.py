@@ -4,7 +4,8 @@ For each candidate span of the rule's triggers, the rule's condition is split in
 conjuncts (``claim``, ``not exc_tip``, ``not negation`` …) and each is evaluated on its own, with
 the value of every selection it reads. A candidate becomes a hit when every conjunct holds; the
 conjuncts that do not hold are what blocked it. The trace runs the engine's own per-check state (a
-subclass of it, like rules.profile), so it sees exactly what `rules check` sees.
+subclass of it, like rules.profile), so it sees exactly what `rules check` sees. It changes the
+engine while it runs (see trace_rule): use it from one thread, as the command line does.
 """
 
 from __future__ import annotations
@@ -88,11 +89,18 @@ def trace_rule(engine: Engine, rule_id: str, doc: dict[str, str]) -> Trace:
                 out.candidates.append(Candidate(f.name, os_, oe, f.norm.original[os_:oe],
                                                 (os_, oe) in fired, conj))
 
+    # document-level gates (conjuncts such as "not clinic_ctx") normally stop a rule before its
+    # candidates are built; the trace lifts them so those candidates show, blocked by the same
+    # conjuncts (the condition the candidates are evaluated with contains them: same hits)
+    ri = engine.rules.index(rule)
+    gates = engine._gate_fns[ri]
+    engine._gate_fns[ri] = []
     engine._check_cls = Tracing
     try:
         hits = engine.check(doc, rules=[rule_id])
     finally:
         del engine._check_cls  # back to the class attribute
+        engine._gate_fns[ri] = gates
     out.timed_out = hits.timed_out
     for fname, text in doc.items():
         norm = normalize(text, engine.steps).text

@@ -426,6 +426,11 @@ def test_explain_text_says_what_blocked_a_candidate():
     assert any(sels.get("exc_hedge") for sels in blocking.values())
     res = CliRunner().invoke(cli, ["rules", "explain", "ABS-SUPERLATIVE-001", "--text", "今天天气晴"])
     assert "no candidate" in res.output
+    # a document-level conjunct (a hospital's own page) is shown as what blocked the candidate,
+    # though `rules check` never builds candidates for a rule whose document gate is false
+    res = CliRunner().invoke(cli, ["rules", "explain", "MED-DISEASE-CLAIM-001", "--text", "本院骨科门诊专治颈椎病，医保定点"])
+    assert "「颈椎病」: no hit, blocked by:" in res.output and "not clinic_ctx    [clinic_ctx=true]" in res.output
+    assert not rules.load_engine().check_text("本院骨科门诊专治颈椎病，医保定点", rules=["MED-DISEASE-CLAIM-001"])
     res = CliRunner().invoke(cli, ["rules", "explain", "ABS-SUPERLATIVE-001", "--text", "最佳", "--field", "stage"])
     assert res.exit_code == 2 and "--field: unknown field 'stage'" in res.output
 
