@@ -682,12 +682,12 @@ class _Check:
                         ok = gate_ok[ri] = all(g(self, f, 0, 0, gate_memo) for g in gates[ri])
                     if not ok:
                         continue
+                if filtered:  # a literal, or a trigger regex's anchor, in a context the rule names
+                    if sel.not_followed_by and _followed(text, e, sel.not_followed_by):
+                        continue
+                    if sel.not_preceded_by and _preceded(text, s, sel.not_preceded_by):
+                        continue
                 if kind == "term":
-                    if filtered:
-                        if sel.not_followed_by and _followed(text, e, sel.not_followed_by):
-                            continue
-                        if sel.not_preceded_by and _preceded(text, s, sel.not_preceded_by):
-                            continue
                     cands.setdefault((ri, sname), []).append((s, e))
                 else:
                     pending.setdefault((ri, sname), []).append((s, e))

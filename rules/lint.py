@@ -50,11 +50,12 @@ def lint(packs: list[str] | None = None, time_budget_ms: float = 50.0) -> tuple[
         for name, sel in rule.selections.items():
             where = f"{rule.id}.selections.{name}"
             findings.extend(_check_selection(sel, rule.file, sel.line or rule.line, where, time_budget_ms))
-            if sel.regex is not None and name in rule.triggers and (sel.not_followed_by or sel.not_preceded_by):
+            if (sel.regex is not None and name in rule.triggers and (sel.not_followed_by or sel.not_preceded_by)
+                    and not sel.anchors and not sel.terms):
                 findings.append(
                     Finding("warning", rule.file, sel.line or rule.line, where,
-                            "not_followed_by / not_preceded_by filter the literal terms only, not the regex "
-                            "matches of a trigger: put a look-around in the regex")
+                            "not_followed_by / not_preceded_by filter literal terms and a trigger regex's "
+                            "anchors, and this selection has neither: put a look-around in the regex")
                 )
             if sel.within[0] == "match":
                 for term in sel.terms:

@@ -222,6 +222,22 @@ def test_fields_selection_tells_the_sellers_voice_from_a_viewers(tmp_path):
         assert str(info.value).startswith(str(path)) or os.path.relpath(path) in str(info.value)
 
 
+def test_anchor_filters_keep_a_trigger_regex_out_of_lawful_boilerplate(tmp_path):
+    """not_preceded_by on a trigger regex drops the anchors in that context, so 运费另计 on every
+    shop page opens no regex window; another fee before 另计 still does."""
+    pack = _copy_base(tmp_path)
+    (pack / "rules" / "zz_fee.yaml").write_text(
+        _rule_yaml("ZZ-FEE-001",
+                   "{fee: {regex: '\\p{Han}{1,3}费另计', anchors: [另计], not_preceded_by: [运费]}}",
+                   "{must_match: [安装费另计, 清洁费另计], must_not_match: [偏远地区运费另计, 费用已含]}"),
+        encoding="utf-8")
+    eng = rules.load_engine([pack])
+    assert [h.match for h in eng.check_text("双人套餐98元，服务费另计", rules=["ZZ-FEE-001"])] == ["服务费另计"]
+    assert not eng.check_text("默认中通快递，偏远地区运费另计。", rules=["ZZ-FEE-001"])
+    res = CliRunner().invoke(cli, ["rules", "lint", str(pack)])
+    assert "ZZ-FEE-001" not in res.output, res.output
+
+
 def test_decorated_claim_is_found_and_points_at_the_raw_text(engine):
     text = "这款是全网最❤️佳的面膜"
     hits = [h for h in engine.check_text(text) if h.category == "absolute_terms"]
