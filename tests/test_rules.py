@@ -755,3 +755,11 @@ def test_rules_check_jsonl_progress_counts_documents_and_hits(tmp_path):
     assert last.startswith("10 documents, ") and last.endswith(f" {hits} hits"), last
     quiet = run_fangxin("rules", "check", "--jsonl", str(src))  # stderr is not a terminal here
     assert quiet.stderr == "" and quiet.stdout == res.stdout
+
+
+def test_bench_literal_scan_baseline_reads_terms_as_literals():
+    """The bench's Hyperscan baseline compiles the pack's literals: a term holding ( or . is text."""
+    pytest.importorskip("hyperscan")
+    from fangxin.commands.bench_rules import _time_hyperscan
+
+    assert _time_hyperscan(["(详询", "no.1", "99.9%"], "价格(详询)，no.1，99.9%") is not None
