@@ -146,7 +146,8 @@ class Engine:
         self.patterns = list(pattern_ids)
         self._ac = None  # the ahocorasick_rs automaton, built on first use (see _automaton)
         self.scanner = "ahocorasick_rs"
-        self._hs = _HyperscanScanner.build(self.patterns, self._scanner_db) if self.patterns else None
+        self._hs = (_HyperscanScanner.build(self.patterns, self._scanner_db, fallback=lambda: self._automaton)
+                    if self.patterns else None)
         self._scanner_db = None
         if self._hs is not None:
             self.scanner = "hyperscan"
@@ -424,16 +425,25 @@ class _HyperscanScanner:
     offset; matches not aligned on code units are discarded. Results equal ahocorasick_rs's
     overlapping matches. Used when the `hyperscan` package imports and FANGXIN_RULES_SCANNER is
     not "ahocorasick"; each thread gets its own scratch space.
+
+    A database from the pack cache is loaded at once; otherwise it is compiled on the first scan
+    (or dump), as the regexes are (rules.lazyregex): 0.24 s for the base pack's 13,000 literals,
+    which a process that loads packs without checking a document (lint, explain) never pays. A
+    database that does not compile leaves the scan to ``fallback()``, the ahocorasick_rs automaton.
     """
 
-    def __init__(self, hyperscan, db, lengths: list[int]) -> None:
+    def __init__(self, hyperscan, db, lengths: list[int], exprs: list[bytes] | None = None,
+                 fallback=None) -> None:
         self._hyperscan = hyperscan
         self._db = db
         self._lengths = lengths
+        self._exprs = exprs  # to compile on first use, when no database was loaded
+        self._fallback = fallback
+        self._lock = threading.Lock()
         self._local = threading.local()
 
     @classmethod
-    def build(cls, patterns: list[str], serialized: bytes | None = None):
+    def build(cls, patterns: list[str], serialized: bytes | None = None, fallback=None):
         if os.environ.get("FANGXIN_RULES_SCANNER", "auto").lower() in ("ahocorasick", "ahocorasick_rs", "ac"):
             return None
         try:
@@ -447,20 +457,36 @@ class _HyperscanScanner:
             except Exception:  # pragma: no cover - a stale or foreign database: compile afresh
                 pass
         exprs = [b"".join(b"\\x%02x" % c for c in r) for r in raw]
-        try:
-            db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-            db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=0)
-        except Exception:  # pragma: no cover - an unusable build falls back to ahocorasick_rs
-            return None
-        return cls(hyperscan, db, [len(r) for r in raw])
+        return cls(hyperscan, None, [len(r) for r in raw], exprs, fallback)
 
-    def dump(self) -> bytes:
-        return self._hyperscan.dumpb(self._db)
+    def _database(self):
+        db = self._db
+        if db is None and self._exprs is not None:
+            with self._lock:
+                if self._db is None and self._exprs is not None:
+                    exprs = self._exprs
+                    try:
+                        db = self._hyperscan.Database(mode=self._hyperscan.HS_MODE_BLOCK)
+                        db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=0)
+                        self._db = db
+                    except Exception:  # pragma: no cover - an unusable build: the fallback scans
+                        self._db = None
+                    self._exprs = None
+                db = self._db
+        return db
+
+    def dump(self) -> bytes | None:
+        db = self._database()
+        return self._hyperscan.dumpb(db) if db is not None else None
 
     def scan(self, text: str) -> list[tuple[int, int, int]]:
+        db = self._db or self._database()
+        if db is None:
+            automaton = self._fallback() if self._fallback is not None else None
+            return automaton.find_matches_as_indexes(text, overlapping=True) if automaton else []
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
-            scratch = self._local.scratch = self._hyperscan.Scratch(self._db)
+            scratch = self._local.scratch = self._hyperscan.Scratch(db)
         out: list[tuple[int, int, int]] = []
         append = out.append
         lengths = self._lengths
@@ -470,7 +496,7 @@ class _HyperscanScanner:
             if not (to & 3) and not (start & 3):
                 append((pid, start >> 2, to >> 2))
 
-        self._db.scan(text.encode("utf-32-le"), match_event_handler=on_match, scratch=scratch)
+        db.scan(text.encode("utf-32-le"), match_event_handler=on_match, scratch=scratch)
         out.sort(key=lambda m: (m[2], m[0]))
         return out
 

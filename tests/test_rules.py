@@ -763,3 +763,19 @@ def test_bench_literal_scan_baseline_reads_terms_as_literals():
     from fangxin.commands.bench_rules import _time_hyperscan
 
     assert _time_hyperscan(["(详询", "no.1", "99.9%"], "价格(详询)，no.1，99.9%") is not None
+
+
+def test_hyperscan_database_compiles_on_first_scan_and_finds_what_ahocorasick_finds(monkeypatch):
+    """Without a pack cache entry the Hyperscan database waits for the first document (a load
+    that checks nothing never compiles it); its hits equal the ahocorasick_rs scanner's."""
+    pytest.importorskip("hyperscan")
+    monkeypatch.setenv("FANGXIN_RULES_CACHE", "off")
+    eng = rules.load_engine()
+    assert eng.scanner == "hyperscan" and eng._hs._db is None
+    monkeypatch.setenv("FANGXIN_RULES_SCANNER", "ahocorasick")
+    plain = rules.load_engine()
+    assert plain.scanner == "ahocorasick_rs"
+    for it in load_corpus()[::41]:
+        doc = {it["field"]: it["text"]}
+        assert [h.to_dict() for h in eng.check(doc)] == [h.to_dict() for h in plain.check(doc)], it["id"]
+    assert eng._hs._db is not None
