@@ -779,3 +779,13 @@ def test_hyperscan_database_compiles_on_first_scan_and_finds_what_ahocorasick_fi
         doc = {it["field"]: it["text"]}
         assert [h.to_dict() for h in eng.check(doc)] == [h.to_dict() for h in plain.check(doc)], it["id"]
     assert eng._hs._db is not None
+
+
+def test_first_document_after_a_load_gets_its_whole_deadline(tmp_path, monkeypatch):
+    """One-time work after a load (the collector's pass over what loading left, the literal
+    database without a cache entry, a field's targets) runs before the document's deadline
+    starts: a short text checked first under a 200 ms deadline is not cut off."""
+    monkeypatch.setenv("FANGXIN_RULES_CACHE", "off")
+    eng = rules.load_engine()
+    hits = eng.check({"title": "本理财产品保本保息，年化收益8%"}, deadline_ms=200)
+    assert not hits.timed_out and "FIN-PRINCIPAL-001" in {h.rule for h in hits}
