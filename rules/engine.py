@@ -703,11 +703,9 @@ class _Check:
         engine = self.engine
         if not engine.patterns:
             return
-        targets = engine._targets.get(f.name)
-        if targets is None:
-            if f.name in engine._targets or f.name not in FIELDS:
-                return
-            targets = engine._field_targets(f.name)
+        targets = engine._targets.get(f.name)  # built in check() for every known field name
+        if not targets:
+            return
         text = f.text
         found = f.found
         if not found:
