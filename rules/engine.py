@@ -441,6 +441,11 @@ class Engine:
         return out
 
 
+def hyperscan_literal(data: bytes) -> bytes:
+    """A literal as a Hyperscan expression: every byte escaped (terms hold ( . [ as in （详询, 99.9%)."""
+    return b"".join(b"\\x%02x" % c for c in data)
+
+
 class _HyperscanScanner:
     """Optional accelerator for the literal scan: the same literals in a Hyperscan block database.
 
@@ -479,7 +484,7 @@ class _HyperscanScanner:
                 return cls(hyperscan, hyperscan.loadb(serialized, hyperscan.HS_MODE_BLOCK), [len(r) for r in raw])
             except Exception:  # pragma: no cover - a stale or foreign database: compile afresh
                 pass
-        exprs = [b"".join(b"\\x%02x" % c for c in r) for r in raw]
+        exprs = [hyperscan_literal(r) for r in raw]
         return cls(hyperscan, None, [len(r) for r in raw], exprs, fallback)
 
     def _database(self):

@@ -189,8 +189,9 @@ def _time_hyperscan(patterns: list[str], text: str) -> float | None:
     except ImportError:
         return None
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    # literals, not patterns: every byte escaped (a term may hold ( . [ as in （详询 or 99.9%)
-    exprs = [b"".join(b"\\x%02x" % c for c in p.encode()) for p in patterns]
+    from rules.engine import hyperscan_literal
+
+    exprs = [hyperscan_literal(p.encode()) for p in patterns]
     db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs),
                flags=[hyperscan.HS_FLAG_SINGLEMATCH * 0] * len(exprs))
     data = text.encode()
