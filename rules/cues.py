@@ -25,6 +25,7 @@ try:  # the standard library's regular-expression parser (Python >= 3.11)
     from re import _parser as _p
 except ImportError:  # pragma: no cover - other Pythons: no guard for regexes
     _c = _p = None
+_SubPattern = getattr(_p, "SubPattern", None)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -67,35 +68,14 @@ def parse(source: str):
         return None
     if parsed.state.flags & _c.SRE_FLAG_VERBOSE:  # pragma: no cover - not used by the packs
         return None
-    return _freeze(parsed)  # cached and shared: callers only read it
+    return parsed.data  # cached and shared: callers only read it
 
 
-def _freeze(items) -> tuple:
-    """The parse tree as plain tuples: the parser's SubPattern indexes through a Python method,
-    which made the analyses below (walked several times per pattern) cost most of an engine build."""
-    data = items.data if isinstance(items, _p.SubPattern) else items
-    return tuple([(op, _FREEZE_ARG[op](av)) if op in _FREEZE_ARG else (op, av) for op, av in data])
-
-
-def _freeze_repeat(av):
-    return av[0], av[1], _freeze(av[2])
-
-
-if _c is not None:
-    _FREEZE_ARG = {  # opcode -> how its argument holds sub-patterns
-        _c.SUBPATTERN: lambda av: (*av[:-1], _freeze(av[-1])),
-        _c.BRANCH: lambda av: (av[0], tuple([_freeze(b) for b in av[1]])),
-        _c.MAX_REPEAT: _freeze_repeat,
-        _c.MIN_REPEAT: _freeze_repeat,
-        _c.ASSERT: lambda av: (av[0], _freeze(av[1])),
-        _c.ASSERT_NOT: lambda av: (av[0], _freeze(av[1])),
-        _c.IN: tuple,
-        _c.GROUPREF_EXISTS: lambda av: (av[0], _freeze(av[1]), None if av[2] is None else _freeze(av[2])),
-    }
-    if hasattr(_c, "POSSESSIVE_REPEAT"):
-        _FREEZE_ARG[_c.POSSESSIVE_REPEAT] = _freeze_repeat
-    if hasattr(_c, "ATOMIC_GROUP"):
-        _FREEZE_ARG[_c.ATOMIC_GROUP] = _freeze
+def _items(node) -> list:
+    """The (opcode, argument) list of a parsed (sub)pattern. The walks below read the parser's
+    SubPattern through its ``data`` list: indexing a SubPattern goes through a Python method, and
+    copying the whole tree into tuples first cost a fifth of a cold pack load."""
+    return node.data if type(node) is _SubPattern else node
 
 
 def regex_literals(source: str) -> list[str] | None:
@@ -156,7 +136,7 @@ def _all_sets(items, choose) -> list[list[str]]:
             sets.append(["".join(run)])
             run.clear()
 
-    for op, av in items:
+    for op, av in _items(items):
         if op is _c.LITERAL:
             ch = chr(av)
             if _caseless(ch):
@@ -244,20 +224,20 @@ def max_width(source: str) -> int | None:
 
 def _width(items) -> float:
     total = 0.0
-    for op, av in items:
+    for op, av in _items(items):
         if op in (_c.LITERAL, _c.NOT_LITERAL, _c.IN, _c.ANY, _c.CATEGORY):
             total += 1
         elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)):
             _lo, hi, body = av
             if hi == _c.MAXREPEAT:
                 return float("inf")
-            total += hi * _width(list(body))
+            total += hi * _width(body)
         elif op is _c.SUBPATTERN:
-            total += _width(list(av[-1]))
+            total += _width(av[-1])
         elif op is getattr(_c, "ATOMIC_GROUP", None):
-            total += _width(list(av))
+            total += _width(av)
         elif op is _c.BRANCH:
-            total += max(_width(list(b)) for b in av[1])
+            total += max(_width(b) for b in av[1])
         elif op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
             continue
         else:  # back-references and anything unknown
@@ -268,12 +248,14 @@ def _width(items) -> float:
 def lookaround_width(source: str) -> int | None:
     """The widest look-ahead or look-behind of ``source`` (0 without any), or None (unbounded or
     unreadable): how far past a match's end (or before its start) the pattern may look."""
+    if "(?=" not in source and "(?!" not in source and "(?<" not in source:  # no look-around
+        return None if parse(source) is None else 0
     return _measure(source, _look)
 
 
 def _look(items) -> float:
     widest = 0.0
-    for op, av in items:
+    for op, av in _items(items):
         if op in (_c.ASSERT, _c.ASSERT_NOT):
             widest = max(widest, _width(av[1]), _look(av[1]))
         elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)):
@@ -363,13 +345,13 @@ def _paths(items, w: int) -> float:
     character has (hi - lo + 1) choices, a repeat of a group raises its paths to the count."""
     c = _c
     total = 1.0
-    for op, av in items:
+    for op, av in _items(items):
         if op is c.LITERAL:
             continue
         if op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)):
             lo, hi, body = av
             hi = max(lo, min(w, hi))  # MAXREPEAT is larger than any window
-            inner = list(body)
+            inner = _items(body)
             if len(inner) == 1 and inner[0][0] in (c.LITERAL, c.NOT_LITERAL, c.IN, c.ANY, c.CATEGORY):
                 total *= max(1, hi - lo + 1)
             else:
@@ -387,18 +369,19 @@ def _paths(items, w: int) -> float:
             other = 0.0
             for b in av[1]:
                 paths = _paths(b, w)
+                b = _items(b)
                 if b and b[0][0] is c.LITERAL:
                     by_first[b[0][1]] = by_first.get(b[0][1], 0.0) + paths
                 else:
                     other += paths
             total *= max(by_first.values(), default=0.0) + other
         elif op is c.SUBPATTERN:
-            total *= _paths(list(av[-1]), w)
+            total *= _paths(av[-1], w)
         elif op is getattr(c, "ATOMIC_GROUP", None):
-            total *= _paths(list(av), w)
+            total *= _paths(av, w)
         elif op in (c.GROUPREF, c.GROUPREF_EXISTS, c.ASSERT, c.ASSERT_NOT):
             if op in (c.ASSERT, c.ASSERT_NOT):
-                total *= _paths(list(av[1]), w)
+                total *= _paths(av[1], w)
             else:
                 return float("inf")
         if total > 1e12:

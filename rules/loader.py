@@ -102,6 +102,31 @@ _PROPERTY_NAME = regex.compile(r"(?<!\\)(?:\\\\)*\\[pP]\{([^}]*)\}")
 _PLAIN_BRACES = regex.compile(r"\\\\|\\[{}]|\\[pP]\{[A-Za-z_][\w=:]*\}|\{\d*(?:,\d*)?\}")
 
 
+def _g_in_class(source: str) -> bool:
+    """Is there a \\G inside a character class (``[\\G]``, an error in `regex`)? Outside one,
+    `regex` reads \\G anywhere as an anchor."""
+    i, n, in_class = 0, len(source), False
+    while i < n:
+        c = source[i]
+        if c == "\\":
+            if in_class and source.startswith("G", i + 1):
+                return True
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            i += 1
+            if source.startswith("^", i):
+                i += 1
+            if source.startswith("]", i):  # a ] right after [ or [^ is a literal
+                i += 1
+            continue
+        i += 1
+    return False
+
+
 @functools.lru_cache(maxsize=4096)
 def _pattern(source: str) -> LazyPattern:
     """A pack pattern, checked but not compiled: `regex.compile` costs about half a cold pack
@@ -112,10 +137,10 @@ def _pattern(source: str) -> LazyPattern:
     module knows; a pattern that parser cannot read is compiled by `regex` here. Raises
     regex.error. `fangxin rules lint` compiles every pattern with `regex`."""
     flags = _flags(source)
-    # the syntax `regex` reads otherwise: \\G (the parser drops it), braces that are not a counted
-    # repeat ({e<=1} is a fuzzy constraint in `regex`, text in `re`)
+    # the syntax `regex` reads otherwise: \\G inside a character class (an error in `regex`; the
+    # parser drops every \\G, and outside a class `regex` reads it anywhere), braces that are not a counted repeat ({e<=1} is a fuzzy constraint in `regex`, text in `re`)
     rest = _PLAIN_BRACES.sub("", source)
-    if "\\G" in source or "{" in rest or "}" in rest or parse(source) is None:
+    if ("\\G" in source and _g_in_class(source)) or "{" in rest or "}" in rest or parse(source) is None:
         return LazyPattern(source, flags, regex.compile(source, flags))
     for name in _PROPERTY_NAME.findall(source):
         _property(name)

@@ -289,6 +289,8 @@ def test_malformed_pack_is_refused_whole_with_file_and_line(tmp_path):
         # the loader checks syntax with the standard parser; these two only `regex` refuses
         (lambda s: s.replace("regex: '", "regex: '\\p{NoSuchScript}", 1), "regex"),
         (lambda s: s.replace("regex: '", "regex: 'a{e<=1}{e<=1}", 1), "regex"),
+        # \G is an anchor anywhere but inside a class, where only `regex` refuses it
+        (lambda s: s.replace("regex: '", "regex: '[\\G]", 1), "regex"),
         (lambda s: s.replace("{law: 广告法,", "{law: 不存在的法,", 1), "law"),
         (lambda s: re.sub(r"(?m)^  condition: .*$", "  condition: claim and nonexistent", s, count=1), "condition"),
         (lambda s: s + s[s.index("- id: "):s.index("- id: ", s.index("- id: ") + 1)], "id"),
