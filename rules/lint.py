@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 import regex
 
-from rules.engine import Engine, load_engine
+from rules.engine import Engine, _Check, load_engine
 from rules.errors import PackError
 from rules.model import Selection
+from rules.ordinary import ordinary_pages
 
 # a group that contains a quantifier and is itself quantified: (a+)+ (.*x)* (\w+\s?)+ …
 _NESTED = re.compile(r"\((?:[^()\\]|\\.)*(?:[+*]|\{\d*,\d*\})(?:[^()\\]|\\.)*\)(?:[+*]|\{\d+(?:,\d*)?\})")
@@ -75,7 +76,60 @@ def lint(packs: list[str] | None = None, time_budget_ms: float = 50.0) -> tuple[
     for pack in engine.packs:
         for name, sel in pack.selections.items():
             findings.extend(_check_selection(sel, f"{pack.path}/pack.yaml", sel.line, f"selections.{name}", time_budget_ms))
+    findings.extend(ordinary_load(engine))
     return engine, findings
+
+
+# a trigger literal met this often in ordinary shop text costs a regex window (or a candidate) on
+# nearly every page: one per ~670 characters, about six on a 4 KB page
+ORDINARY_LIMIT = 150.0  # occurrences per 100,000 characters of rules.ordinary text
+
+
+def ordinary_load(engine: Engine, limit: float = ORDINARY_LIMIT) -> list[Finding]:
+    """Trigger literals that ordinary product-page text (rules.ordinary) is full of.
+
+    The pages go through Engine.check as a `body` field, so scopes, document gates and the
+    not_followed_by / not_preceded_by filters count as they do in a crawl. Counted: each regex
+    window a trigger's anchor opens, and each candidate a literal trigger term makes."""
+    counts: dict[tuple[int, str, str], int] = {}
+
+    class Counting(_Check):
+        def regex_around(self, text, sel, anchors):
+            for s, e in anchors:
+                key = (id(sel), text[s:e], "opens a regex window")
+                counts[key] = counts.get(key, 0) + 1
+            return super().regex_around(text, sel, anchors)
+
+        def evaluate_rule(self, f, rule, ri, out):
+            for t in rule.triggers:
+                if rule.selections[t].regex is None:
+                    for s, e in f.cands.get((ri, t), ()):
+                        key = (id(rule.selections[t]), f.text[s:e], "makes a candidate")
+                        counts[key] = counts.get(key, 0) + 1
+            return super().evaluate_rule(f, rule, ri, out)
+
+    pages = ordinary_pages()
+    chars = sum(map(len, pages))
+    engine._check_cls = Counting
+    try:
+        for page in pages:
+            engine.check({"body": page})
+    finally:
+        del engine._check_cls  # back to the class attribute
+    owner = {id(sel): (rule, name) for rule in engine.rules for name, sel in rule.selections.items()}
+    out = []
+    for (sid, literal, what), n in sorted(counts.items(), key=lambda kv: -kv[1]):
+        rate = n * 100_000 / chars
+        if rate < limit or sid not in owner:
+            continue
+        rule, name = owner[sid]
+        sel = rule.selections[name]
+        out.append(Finding(
+            "warning", rule.file, sel.line or rule.line, f"{rule.id}.selections.{name}",
+            f"{literal!r} {what} {rate:.0f} times per 100,000 characters of ordinary shop text "
+            "(rules/ordinary.py): anchor on a rarer literal every match contains, or filter its "
+            "ordinary context with not_followed_by / not_preceded_by"))
+    return out
 
 
 def _check_selection(sel: Selection, file: str, line: int, where: str, budget_ms: float) -> list[Finding]:

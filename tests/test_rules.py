@@ -238,6 +238,30 @@ def test_anchor_filters_keep_a_trigger_regex_out_of_lawful_boilerplate(tmp_path)
     assert "ZZ-FEE-001" not in res.output, res.output
 
 
+def test_lint_warns_of_a_trigger_literal_that_ordinary_shop_text_is_full_of(tmp_path):
+    """An anchor found on most product pages (颜色 in 颜色有黑、白、灰三种可选) opens a regex window
+    on each: lint names the rule, file and line; filtering the ordinary context clears it."""
+    from rules.lint import lint
+
+    pack = _copy_base(tmp_path)
+    path = pack / "rules" / "zz_color.yaml"
+    cases = "{must_match: [颜色款式最全, 颜色最全的一家], must_not_match: [颜色有黑白两种, 颜色可选]}"
+    path.write_text(_rule_yaml("ZZ-COLOR-001", "{claim: {regex: '颜色\\p{Han}{0,4}最全', anchors: [颜色]}}", cases),
+                    encoding="utf-8")
+    _e, findings = lint([str(pack)])
+    mine = [f for f in findings if f.field == "ZZ-COLOR-001.selections.claim"]
+    assert len(mine) == 1 and mine[0].level == "warning", [f.text() for f in findings if "ZZ-" in f.field]
+    assert mine[0].file.endswith("zz_color.yaml") and mine[0].line > 1
+    rate = int(re.search(r"'颜色' opens a regex window (\d+) times per 100,000 characters", mine[0].problem).group(1))
+    assert rate >= 150
+    assert not [f for f in findings if "selections" in f.field and "ordinary shop text" in f.problem
+                and not f.field.startswith("ZZ-")], "the base pack itself should be clear"
+    path.write_text(_rule_yaml("ZZ-COLOR-001", "{claim: {regex: '颜色\\p{Han}{0,4}最全', anchors: [颜色], "
+                               "not_followed_by: [有]}}", cases), encoding="utf-8")
+    _e, findings = lint([str(pack)])
+    assert not [f for f in findings if f.field.startswith("ZZ-COLOR-001")]
+
+
 def test_decorated_claim_is_found_and_points_at_the_raw_text(engine):
     text = "这款是全网最❤️佳的面膜"
     hits = [h for h in engine.check_text(text) if h.category == "absolute_terms"]

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import click
 
+from rules.ordinary import ordinary_sentence
+
 CORPUS_DIR = Path(__file__).resolve().parents[2] / "tests" / "corpus"
 
 
@@ -84,36 +86,6 @@ def evaluate(engine, items: list[dict]) -> dict:
 
 
 # ---------------------------------------------------------------------- throughput
-_PRODUCTS = ["纯棉T恤", "不锈钢保温杯", "蓝牙耳机", "电饭煲", "儿童书包", "羽绒服", "运动鞋", "空气炸锅",
-             "台灯", "收纳箱", "床上四件套", "登山包", "机械键盘", "陶瓷餐具", "真丝围巾", "婴儿推车"]
-_TEMPLATES = [
-    "{p}采用{m}材质，做工细致，适合日常使用。",
-    "{p}尺寸为{a}厘米×{b}厘米，重量约{c}克，颜色有黑、白、灰三种可选。",
-    "下单后{a}小时内发货，默认中通快递，偏远地区运费另计。",
-    "{p}的包装清单：主机一台、说明书一份、保修卡一张。",
-    "收到{p}后请先检查外观，如有破损请在签收时拒收并联系客服。",
-    "本款{p}支持{a}天无理由退换货，退回时请保持商品完好。",
-    "买家评价：{p}质量不错，物流也快，包装很用心。",
-    "{p}清洁时请用湿布擦拭，不要用腐蚀性清洁剂。",
-    "店铺地址：{m}路{a}号，营业时间为每天九点至二十一点。",
-    "本店支持开具电子发票，请在下单时填写抬头和税号。",
-    "{p}的产地为浙江，执行标准见商品标签。",
-    "如需批量采购{p}，请联系客服获取报价单。",
-    "{p}适合{a}至{b}岁人群使用，具体以说明书为准。",
-    "第{a}版{p}更新了配色，其余参数与上一版相同。",
-    "会员积分可在下次购物时抵扣，{a}积分抵扣1元。",
-    "天气转凉，{p}是秋冬季节的常用单品。",
-]
-_MATERIALS = ["棉", "304不锈钢", "ABS塑料", "实木", "涤纶", "铝合金", "陶瓷", "硅胶"]
-
-
-def _neutral_sentence(rng: random.Random) -> str:
-    return rng.choice(_TEMPLATES).format(
-        p=rng.choice(_PRODUCTS), m=rng.choice(_MATERIALS),
-        a=rng.randint(1, 60), b=rng.randint(10, 90), c=rng.randint(100, 2000),
-    )
-
-
 def make_throughput_corpus(items: list[dict], target_bytes: int, seed: int = 7, page_bytes: int = 4000,
                            hard_share: float = 0.05) -> tuple[bytes, int]:
     """JSONL of product pages (~4 KB by default): template sentences of ordinary shop text, a
@@ -129,7 +101,7 @@ def make_throughput_corpus(items: list[dict], target_bytes: int, seed: int = 7, 
         parts = []
         page = 0
         while page < page_bytes:
-            s = rng.choice(neg) if neg and rng.random() < hard_share else _neutral_sentence(rng)
+            s = rng.choice(neg) if neg and rng.random() < hard_share else ordinary_sentence(rng)
             parts.append(s)
             page += len(s.encode())
         if pos:

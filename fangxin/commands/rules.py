@@ -71,7 +71,8 @@ def rules_test(packs: tuple[str, ...], coverage: bool, verbose: bool) -> None:
 @click.argument("packs", nargs=-1, type=click.Path(exists=True, file_okay=False))
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 def rules_lint(packs: tuple[str, ...], strict: bool) -> None:
-    """Schema, unique ids, known laws, regexes compile, nested quantifiers, timing on adversarial input.
+    """Schema, unique ids, known laws, regexes compile, nested quantifiers, timing on adversarial input,
+    trigger literals common in ordinary shop text (rules/ordinary.py).
 
     Prints FILE:LINE: FIELD: level: problem per finding; exit 1 on any error
     (or warning with --strict).
