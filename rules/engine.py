@@ -234,20 +234,11 @@ class Engine:
         # A window's end is the end of the string for the regex: a look-ahead there sees nothing
         # (最佳(?!食用) would match in 最佳食用期), so the search also reaches past it by the widest
         # look-ahead (look-behinds see before the start by themselves).
-        self._reach: dict[int, int] = {}
-        self._look_past: dict[int, int] = {}
-        for r in self.rules:
-            for t in r.triggers:
-                sel = r.selections[t]
-                if sel.regex is not None:
-                    src = sel.regex_source or sel.regex.pattern
-                    for kind, fn in (("width", max_width), ("look", lookaround_width)):
-                        if (kind, src) not in derived:
-                            derived[(kind, src)] = fn(src)
-                    width, look = derived[("width", src)], derived[("look", src)]
-                    self._reach[id(sel)] = sel.window if width is None else min(sel.window, max(width - 1, 0))
-                    if look != 0:
-                        self._look_past[id(sel)] = BOUND_REACH if look is None else int(look)
+        # Derived on a trigger's first window (_trigger_reach), or read from the pack cache:
+        # id(selection) -> (reach, look-ahead past the window end)
+        self._reach: dict[int, tuple[int, int]] = {}
+        self._trigger_sels = [r.selections[t] for r in self.rules for t in r.triggers
+                              if r.selections[t].regex is not None]
         # per rule: selection name -> (specialised evaluator, shared-memo key or None)
         # A windowed selection's result depends on its content and the span only, so rules that
         # carry the same one (a copied report or negation exception) share its memo as pack-level
@@ -299,6 +290,22 @@ class Engine:
         for key in self._lazy_keys:
             if key not in self._derived:
                 self._derived[key] = _derive_literals(key)
+        for sel in self._trigger_sels:
+            self._trigger_reach(sel)
+
+    def _trigger_reach(self, sel: Selection) -> tuple[int, int]:
+        """How far around an anchor a trigger regex can match, and how far past that its
+        look-aheads see: computed on the trigger's first window (or when the cache is written)."""
+        derived = self._derived
+        src = sel.regex_source or sel.regex.pattern
+        for kind, fn in (("width", max_width), ("look", lookaround_width)):
+            if (kind, src) not in derived:
+                derived[(kind, src)] = fn(src)
+        width, look = derived[("width", src)], derived[("look", src)]
+        reach = sel.window if width is None else min(sel.window, max(width - 1, 0))
+        past = 0 if look == 0 else BOUND_REACH if look is None else int(look)
+        self._reach[id(sel)] = (reach, past)
+        return reach, past
 
     def _field_targets(self, fname: str) -> dict[int, tuple]:
         """pid -> ((rule index, selection name, kind, selection, has term filters), …) for the
@@ -757,8 +764,7 @@ class _Check:
     def regex_around(self, text: str, sel: Selection, anchors: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """Run a trigger regex in the merged windows around its anchor hits; keep the matches
         that contain (overlap) an anchor."""
-        w = self.engine._reach.get(id(sel), sel.window)
-        la = self.engine._look_past.get(id(sel), 0)
+        w, la = self.engine._reach.get(id(sel)) or self.engine._trigger_reach(sel)
         out: list[tuple[int, int]] = []
         if len(anchors) == 1:  # the common case: one anchor, one window
             as_, ae = anchors[0]
