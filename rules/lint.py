@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 import regex
 
-from rules.engine import Engine, _Check, load_engine
+from rules.engine import Engine, load_engine
 from rules.errors import PackError
 from rules.model import Selection
 from rules.ordinary import ordinary_pages
+from rules.profile import count_candidates
 
 # a group that contains a quantifier and is itself quantified: (a+)+ (.*x)* (\w+\s?)+ …
 _NESTED = re.compile(r"\((?:[^()\\]|\\.)*(?:[+*]|\{\d*,\d*\})(?:[^()\\]|\\.)*\)(?:[+*]|\{\d+(?:,\d*)?\})")
@@ -88,34 +89,12 @@ ORDINARY_LIMIT = 150.0  # occurrences per 100,000 characters of rules.ordinary t
 def ordinary_load(engine: Engine, limit: float = ORDINARY_LIMIT) -> list[Finding]:
     """Trigger literals that ordinary product-page text (rules.ordinary) is full of.
 
-    The pages go through Engine.check as a `body` field, so scopes, document gates and the
-    not_followed_by / not_preceded_by filters count as they do in a crawl. Counted: each regex
-    window a trigger's anchor opens, and each candidate a literal trigger term makes."""
-    counts: dict[tuple[int, str, str], int] = {}
-
-    class Counting(_Check):
-        def regex_around(self, text, sel, anchors):
-            for s, e in anchors:
-                key = (id(sel), text[s:e], "opens a regex window")
-                counts[key] = counts.get(key, 0) + 1
-            return super().regex_around(text, sel, anchors)
-
-        def evaluate_rule(self, f, rule, ri, out):
-            for t in rule.triggers:
-                if rule.selections[t].regex is None:
-                    for s, e in f.cands.get((ri, t), ()):
-                        key = (id(rule.selections[t]), f.text[s:e], "makes a candidate")
-                        counts[key] = counts.get(key, 0) + 1
-            return super().evaluate_rule(f, rule, ri, out)
-
+    The pages go through Engine.check as a `body` field (rules.profile.count_candidates), so
+    scopes, document gates and the not_followed_by / not_preceded_by filters count as they do in
+    a crawl."""
     pages = ordinary_pages()
     chars = sum(map(len, pages))
-    engine._check_cls = Counting
-    try:
-        for page in pages:
-            engine.check({"body": page})
-    finally:
-        del engine._check_cls  # back to the class attribute
+    counts = count_candidates(engine, ({"body": page} for page in pages))
     owner = {id(sel): (rule, name) for rule in engine.rules for name, sel in rule.selections.items()}
     out = []
     for (sid, literal, what), n in sorted(counts.items(), key=lambda kv: -kv[1]):

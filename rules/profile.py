@@ -1,4 +1,5 @@
-"""Where check time goes, rule by rule (`fangxin bench rules --profile`).
+"""Where check time goes, rule by rule (`fangxin bench rules --profile`), and which trigger literals
+open regex windows or make candidates (`fangxin rules lint`, rules.lint.ordinary_load).
 
 A rule costs in two places: running its trigger regexes around their anchors, and evaluating its
 condition for each candidate. Both are timed here with a subclass of the engine's per-check state,
@@ -8,10 +9,46 @@ so the engine itself carries no timing code.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
+from contextlib import contextmanager
 
 from rules.engine import Engine, _Check
+
+
+@contextmanager
+def _checking_with(engine: Engine, check_cls: type):
+    """Engine.check runs with ``check_cls`` (a subclass of the per-check state) meanwhile."""
+    engine._check_cls = check_cls
+    try:
+        yield
+    finally:
+        del engine._check_cls  # back to the class attribute
+
+
+def count_candidates(engine: Engine, docs: Iterable[dict]) -> Counter:
+    """Check every document; count, per (id(selection), literal, what), each regex window a
+    trigger's anchor opens ("opens a regex window") and each candidate a literal trigger term
+    makes ("makes a candidate"). Scopes, document gates and anchor filters count as in a crawl."""
+    counts: Counter = Counter()
+
+    class Counting(_Check):
+        def regex_around(self, text, sel, anchors):
+            for s, e in anchors:
+                counts[(id(sel), text[s:e], "opens a regex window")] += 1
+            return super().regex_around(text, sel, anchors)
+
+        def evaluate_rule(self, f, rule, ri, out):
+            for t in rule.triggers:
+                if rule.selections[t].regex is None:
+                    for s, e in f.cands.get((ri, t), ()):
+                        counts[(id(rule.selections[t]), f.text[s:e], "makes a candidate")] += 1
+            return super().evaluate_rule(f, rule, ri, out)
+
+    with _checking_with(engine, Counting):
+        for doc in docs:
+            engine.check(doc)
+    return counts
 
 
 def profile_rules(engine: Engine, docs: Iterable[dict]) -> tuple[float, list[tuple[str, float, int]]]:
@@ -39,13 +76,10 @@ def profile_rules(engine: Engine, docs: Iterable[dict]) -> tuple[float, list[tup
             finally:
                 spent[rule.id] += clock() - t0
 
-    engine._check_cls = Timed
-    try:
+    with _checking_with(engine, Timed):
         t0 = clock()
         for doc in docs:
             engine.check(doc)
         total = clock() - t0
-    finally:
-        del engine._check_cls  # back to the class attribute
     ranked = sorted(((rid, sec, count[rid]) for rid, sec in spent.items()), key=lambda x: -x[1])
     return total, ranked
