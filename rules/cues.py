@@ -170,23 +170,26 @@ def _all_sets(items, choose) -> list[list[str]]:
 
 
 class _AnchorLike:
-    """Is one of a set of literals part of an anchor, or an anchor part of one of them? Answered
-    per literal (two C-level scans: the anchors joined by NUL, a search for any anchor) and
-    remembered for the rest of one pattern's analysis."""
+    """Does every anchor already contain one of a set of literals? Then finding an anchor finds
+    the set too, and searching a window for it rejects nothing. A set that some anchor lacks is
+    worth searching for: a window found by that anchor may hold none of it. Answered per literal
+    (a scan of each anchor) and remembered for the rest of one pattern's analysis."""
 
     def __init__(self, anchors: tuple[str, ...]) -> None:
-        self.joined = "\0".join(anchors)
-        alt = "|".join(re.escape(a) for a in sorted(anchors, key=len, reverse=True))
-        self.find = re.compile(alt).search if anchors else (lambda _x: None)
-        self.seen: dict[str, bool] = {}
+        self.anchors = anchors
+        self.seen: dict[str, frozenset[int]] = {}
 
     def __call__(self, alts) -> bool:
+        if not self.anchors:
+            return False
         seen = self.seen
+        covered: set[int] = set()
         for x in alts:
             got = seen.get(x)
-            if got is None:
-                got = seen[x] = x in self.joined or self.find(x) is not None
-            if got:
+            if got is None:  # the anchors (by index) that contain x
+                got = seen[x] = frozenset(i for i, a in enumerate(self.anchors) if x in a)
+            covered |= got
+            if len(covered) == len(self.anchors):
                 return True
         return False
 
@@ -200,7 +203,7 @@ def _pick(sets: list[list[str]], anchor_like: _AnchorLike) -> list[str] | None:
 
 def discriminating_literals(source: str, anchors: list[str]) -> list[str] | None:
     """For a trigger regex located by ``anchors``: literals one of which every match contains and
-    that are not the anchors themselves (so their absence near an anchor skips the regex), or None."""
+    that not every anchor contains (so their absence near an anchor skips the regex), or None."""
     parsed = parse(source)
     if parsed is None:
         return None

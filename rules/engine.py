@@ -192,7 +192,9 @@ class Engine:
                     self._safe_w[id(rx)] = w
         # literal pre-filters of `regex` patterns (rules.cues): a window (or document) without any
         # literal the pattern requires cannot match, so one `re` literal search replaces the regex
-        # there. Trigger regexes use literals other than their anchors (those are always present).
+        # there. A trigger regex uses literals that not every one of its anchors contains (a list
+        # each anchor holds is present in every window) and may use single Han characters (see
+        # _worth_prefilter).
         self._prefilter: dict[int, object] = {}
         self._lazy_keys: list[tuple] = []  # pre-filter facts not in the pack cache (see derive_all)
         if os.environ.get("FANGXIN_RULES_GUARD", "on").lower() not in ("off", "0", "no", "false"):
@@ -208,7 +210,7 @@ class Engine:
                     self._lazy_keys.append(key)
                     continue
                 lits = derived[key]
-                if guardable(lits) and lits:
+                if _worth_prefilter(key, lits):
                     alt = "|".join(re.escape(t) for t in sorted(lits, key=len, reverse=True))
                     self._prefilter[id(rx)] = _lazy_search(alt, self._prefilter, id(rx))
         # whole-document regexes (sector and product-form contexts) are searched only around the
@@ -612,6 +614,19 @@ def _derive_literals(key: tuple):
     return discriminating_literals(key[1], list(key[2])) if key[0] == "disc" else regex_literals(key[1])
 
 
+def _worth_prefilter(key: tuple, lits) -> bool:
+    """Whether a literal pre-filter is worth a search before the regex.
+
+    A whole-document or context pattern is searched over long spans: a single Han character (一 无
+    非) occurs in nearly every one, so a set that holds one is not worth searching for
+    (rules.cues.guardable). A trigger regex is searched in a window of a few dozen characters around
+    its anchor, where even a single character (最, 岁) is absent from most windows, and one literal
+    search there costs a twentieth of the regex."""
+    if not lits:
+        return False
+    return key[0] == "disc" or guardable(lits)
+
+
 def _passes(text: str, lo: int, hi: int) -> bool:
     return True  # a pattern with no usable literal pre-filter: always search
 
@@ -623,7 +638,7 @@ def _lazy_prefilter(derived: dict, key: tuple, table: dict, rid: int):
         lits = derived.get(key)
         if lits is None:
             lits = derived[key] = _derive_literals(key)
-        if guardable(lits) and lits:
+        if _worth_prefilter(key, lits):
             alt = "|".join(re.escape(t) for t in sorted(lits, key=len, reverse=True))
             search = table[rid] = re.compile(alt).search
         else:

@@ -575,6 +575,41 @@ def test_required_literals_are_in_every_match(engine):
     assert checked > 500
 
 
+def test_trigger_prefilter_literals_are_in_every_match_and_not_in_every_anchor(engine):
+    """rules.cues.discriminating_literals: a trigger regex's window is skipped when none of these
+    literals is in it, so each must be in every match; and a list that every anchor already
+    contains would reject no window, so it is not offered."""
+    from rules.cues import discriminating_literals
+
+    # 最 is in no anchor: a window found by 全国 or 行业 without 最 cannot hold a match
+    assert discriminating_literals("(?:全国|行业)最(?:好|佳)", ["全国", "行业"]) == ["最"]
+    # every anchor holds 最, and 好 / 佳: no list rejects a window
+    assert discriminating_literals("最(?:好|佳)", ["最好", "最佳"]) is None
+    # 名 is in the anchor 第一名 but not in 最: a window found by 最 may lack it
+    assert discriminating_literals("(?:最|第一)(?:好|名)", ["最", "第一名"]) == ["名", "好"]
+    texts = [it["text"] for it in load_corpus()] + [c.text for r in engine.rules for c in r.must_match]
+    texts = [rules.normalize(t).text for t in texts]
+    checked = offered = 0
+    for rule in engine.rules:
+        for name in rule.triggers:
+            sel = rule.selections[name]
+            if sel.regex is None:
+                continue
+            lits = discriminating_literals(sel.regex_source or sel.regex.pattern, list(sel.anchors))
+            if lits is None:
+                continue
+            offered += 1
+            assert not all(any(x in a for x in lits) for a in sel.anchors), (rule.id, lits)
+            for text in texts:  # the engine searches only around an anchor
+                if not any(a in text for a in sel.anchors):
+                    continue
+                for m in sel.regex.finditer(text):
+                    if m.end() > m.start():
+                        assert any(x in m.group(0) for x in lits), (rule.id, m.group(0), lits)
+                        checked += 1
+    assert offered > 300 and checked > 1000
+
+
 def test_json_schemas_are_valid_and_validate_the_packs():
     import jsonschema
     import yaml
