@@ -127,12 +127,15 @@ class Engine:
                     for term in sel.anchors:
                         self._add(pattern_ids, targets, term, (ri, tname, "anchor"))
         # whole-document literal selections (sector contexts) share the automaton: their presence
-        # is read off the same scan instead of a regex search per document
+        # is read off the same scan instead of a regex search per document. A selection with a
+        # regex as well (the branches of a context regex that are not literals stay there, see
+        # rules.loader.split_literal_branches) is true when a term is present, and searches the
+        # document with its regex only when none is.
         self._doc_sels: dict[int, Selection] = {}
         doc_targets: dict[int, list[int]] = {}
         for rule in self.rules:
             for sel in list(rule.selections.values()) + list(self._pack_of[rule.pack].selections.values()):
-                if sel.within[0] != "document" or sel.regex is not None or not sel.terms:
+                if sel.within[0] != "document" or not sel.terms:
                     continue
                 if sel.not_followed_by or sel.not_preceded_by or id(sel) in self._doc_sels:
                     continue
@@ -947,13 +950,19 @@ class _Check:
                 return self._overlaps(sel, f, s, e)
             return any(cs < e and s < ce for cs, ce in (cands or ()))
         if kind == "document":
-            if id(sel) in self.engine._doc_sels:
+            read_off = id(sel) in self.engine._doc_sels  # its terms: from the automaton scan
+            if read_off and (id(sel) in self.doc_present or sel.regex is None):
                 return id(sel) in self.doc_present
             # keyed by what the selection matches, not by the object: rules that each carry the
             # same whole-document regex (a product-form context, say) search the document once
             key = self.engine._content_key(sel)
             if key not in self.doc_memo:
-                self.doc_memo[key] = any(self._any_in(sel, g.text, 0, len(g.text)) for g in self.fields)
+                if read_off:  # no term is present: the regex alone decides
+                    rx = sel.regex
+                    self.doc_memo[key] = any(self._search(rx, g.text, 0, len(g.text)) is not None
+                                             for g in self.fields)
+                else:
+                    self.doc_memo[key] = any(self._any_in(sel, g.text, 0, len(g.text)) for g in self.fields)
             return self.doc_memo[key]
         if kind == "field":
             key = ("field", self.engine._content_key(sel))
@@ -1080,7 +1089,7 @@ def _selection_fn(engine: Engine, rule: Rule, ri: int, sel: Selection):
     if kind == "fields":  # whose voice: the candidate's field
         names = sel.fields
         return lambda chk, f, s, e: f.name in names
-    if kind == "document" and id(sel) in engine._doc_sels:
+    if kind == "document" and id(sel) in engine._doc_sels and sel.regex is None:
         sid = id(sel)  # literal sector context: read off the automaton scan of the document
         return lambda chk, f, s, e: sid in chk.doc_present
     if kind in ("document", "field", "overlap") or kind not in _WINDOWED:

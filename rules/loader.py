@@ -178,6 +178,64 @@ def parse_within(value: str | None, default: str) -> tuple[str, int]:
     return value, 0
 
 
+def top_level_branches(source: str) -> list[str] | None:
+    """The top-level alternatives of a pattern (split at each `|` outside groups and classes), or
+    None when a leading inline flag group such as (?i) applies to every branch."""
+    if source.startswith("(?") and len(source) > 2 and source[2].isalpha():
+        return None
+    out: list[str] = []
+    depth = 0
+    in_class = False
+    start = i = 0
+    n = len(source)
+    while i < n:
+        c = source[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            if c == "]":
+                in_class = False
+        elif c == "[":
+            in_class = True
+            if source.startswith("^]", i + 1):
+                i += 2
+            elif source.startswith("]", i + 1):
+                i += 1
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            out.append(source[start:i])
+            start = i + 1
+        i += 1
+    out.append(source[start:])
+    return out
+
+
+def split_literal_branches(source: str, steps: tuple[str, ...]) -> tuple[list[str], str | None]:
+    """(literal branches, the pattern of the other branches or None) for a whole-document regex.
+
+    A branch moves to the literal terms only when it matches exactly what the literal matches in
+    normalised text: no special character, already in normal form, and no letter whose case the
+    pattern's IGNORECASE would fold (unless normalisation lower-cases the text and the branch)."""
+    branches = top_level_branches(source)
+    if branches is None or len(branches) < 2:
+        return [], source
+    literal: list[str] = []
+    rest: list[str] = []
+    for b in branches:
+        ok = bool(b) and _PURE_LITERALS.match(b) is not None and _norm_term(b, steps) == b
+        if ok:
+            ok = all(ch.lower() == ch.upper() or ("lowercase" in steps and ch.isascii() and ch.islower())
+                     for ch in b)
+        (literal if ok else rest).append(b)
+    if not literal:
+        return [], source
+    return literal, ("|".join(rest) if rest else None)
+
+
 def _literal_context_re(terms: list[str], nf: list[str], np_: list[str]):
     """An alternation of literal terms with the not_followed_by / not_preceded_by filters.
 
@@ -236,6 +294,13 @@ def build_selection(
         # a plain alternation of literals over the whole document goes into the automaton
         terms.extend(_norm_term(t, steps) for t in source.split("|"))
         source = None
+    elif source is not None and within[0] == "document":
+        # so do its literal branches: the regex keeps only the branches that need it
+        # (地铁口|商圈|…|工作在[^，。]{1,8}?生活在 searches the document for the last one alone)
+        literal, rest = split_literal_branches(source, steps)
+        if literal:
+            terms.extend(literal)
+            source = rest
     if source is not None:
         try:
             compiled = _pattern(source)

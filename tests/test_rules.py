@@ -742,6 +742,51 @@ def test_guided_document_search_finds_what_the_whole_search_finds(engine):
     assert len(outcomes) >= 5  # found and not found, for most patterns
 
 
+def test_document_regex_literal_branches_are_read_off_the_scan(engine):
+    """A whole-document regex's literal branches move to the automaton (rules.loader
+    split_literal_branches); the selection still answers, on every corpus text, as a search of
+    the whole text with the pack's original pattern would."""
+    import regex
+    import yaml
+
+    from rules.loader import split_literal_branches, top_level_branches
+
+    steps = tuple(engine.steps)
+    assert top_level_branches("地铁口|(?:工作|生活)在[^|]{1,8}|cbd") == ["地铁口", "(?:工作|生活)在[^|]{1,8}", "cbd"]
+    assert top_level_branches("(?i)a|b") is None  # a leading flag applies to every branch
+    assert split_literal_branches("地铁口|商圈|工作在[^，]{1,8}?生活在", steps) == (["地铁口", "商圈"], "工作在[^，]{1,8}?生活在")
+    # not a literal in normalised text: a traditional character, an upper-case letter under IGNORECASE
+    assert split_literal_branches("學區房|地铁口|CBD", steps) == (["地铁口"], "學區房|CBD")
+    assert split_literal_branches("丸(?!子)|栓", steps) == (["栓"], "丸(?!子)")
+    # the base pack's document regexes, as written, against what the engine answers
+    written = {}
+    for path in sorted((BASE / "rules").glob("*.yaml")):
+        for rule in yaml.safe_load(path.read_text(encoding="utf-8")):
+            for name, spec in (rule.get("selections") or {}).items():
+                if isinstance(spec, dict) and spec.get("within") == "document" and spec.get("regex"):
+                    written[(rule["id"], name)] = spec["regex"]
+    split = [(rid, name, src) for (rid, name), src in written.items()
+             if (sel := engine.rule(rid).selections[name]).regex_source != src and not sel.not_followed_by]
+    assert len(split) >= 20
+    from rules.engine import _Field
+
+    compiled = [(engine.rule(rid), engine.rule(rid).selections[name], regex.compile(src, regex.IGNORECASE))
+                for rid, name, src in split]
+    found = 0
+    for it in load_corpus():
+        f = _Field("body", rules.normalize(it["text"], engine.steps))
+        chk = engine._check_cls(engine, float("inf"), None)
+        chk.fields = [f]
+        for pid, _s, _e in engine._hs.scan(f.text) if engine._hs is not None else \
+                engine._automaton.find_matches_as_indexes(f.text, overlapping=True):
+            chk.doc_present.update(engine._doc_targets.get(pid, ()))
+        for rule, sel, original in compiled:
+            expected = original.search(f.text) is not None
+            assert chk.eval_selection(sel, f, rule, 0, 0, 0) == expected, (rule.id, sel.name, it["id"])
+            found += expected
+    assert found > 100
+
+
 def test_regex_check_without_compiling_agrees_with_regex_module():
     """The loader checks a pattern's syntax with the standard parser instead of compiling it
     (rules.loader._pattern); whatever that check accepts, the `regex` module must compile."""
