@@ -151,7 +151,11 @@ class Engine:
         self._ac = None  # the ahocorasick_rs automaton, built on first use (see _automaton)
         self.scanner = "ahocorasick_rs"
         self._collect_first = True
-        self._hs = (_HyperscanScanner.build(self.patterns, self._scanner_db, fallback=lambda: self._automaton)
+        # a literal that only tells a document context is present (no rule's trigger) is reported
+        # once per field, not at every occurrence (Hyperscan's single-match flag)
+        once = [not targets[pid] and _aligned_only(p) for pid, p in enumerate(self.patterns)]
+        self._hs = (_HyperscanScanner.build(self.patterns, self._scanner_db, fallback=lambda: self._automaton,
+                                            once=once)
                     if self.patterns else None)
         self._scanner_db = None
         if self._hs is not None:
@@ -453,6 +457,16 @@ class Engine:
         return out
 
 
+def _aligned_only(literal: str) -> bool:
+    """Can the literal's UTF-32-LE bytes match the text only on a character boundary? A match
+    shifted by 1, 2 or 3 bytes needs every character below U+1100, every character's second byte
+    zero, or every character's low byte zero (最 U+6700 alone matches 3 bytes into …g); a literal
+    with a character that breaks each condition cannot. Only such a literal may be reported once:
+    a discarded misaligned first match would hide the real ones."""
+    cps = [ord(c) for c in literal]
+    return any(c > 0x10FF for c in cps) and any(c & 0xFF for c in cps) and any((c >> 8) & 0xFF for c in cps)
+
+
 def hyperscan_literal(data: bytes) -> bytes:
     """A literal as a Hyperscan expression: every byte escaped (terms hold ( . [ as in （详询, 99.9%)."""
     if not data:
@@ -466,7 +480,9 @@ class _HyperscanScanner:
 
     Text and patterns are scanned as UTF-32-LE, so a byte offset divided by four is a character
     offset; matches not aligned on code units are discarded. Results equal ahocorasick_rs's
-    overlapping matches. Used when the `hyperscan` package imports and FANGXIN_RULES_SCANNER is
+    overlapping matches, except that a literal flagged in ``once`` (one that only tells a document
+    context is present, and cannot match off a character boundary: _aligned_only) is reported at
+    its first occurrence only. Used when the `hyperscan` package imports and FANGXIN_RULES_SCANNER is
     not "ahocorasick"; each thread gets its own scratch space.
 
     A database from the pack cache is loaded at once; otherwise it is compiled on the first scan
@@ -476,17 +492,19 @@ class _HyperscanScanner:
     """
 
     def __init__(self, hyperscan, db, lengths: list[int], exprs: list[bytes] | None = None,
-                 fallback=None) -> None:
+                 fallback=None, once: list[bool] | None = None) -> None:
         self._hyperscan = hyperscan
         self._db = db
         self._lengths = lengths
         self._exprs = exprs  # to compile on first use, when no database was loaded
+        self._once = once  # per literal: compiled with HS_FLAG_SINGLEMATCH
         self._fallback = fallback
         self._lock = threading.Lock()
         self._local = threading.local()
 
     @classmethod
-    def build(cls, patterns: list[str], serialized: bytes | None = None, fallback=None):
+    def build(cls, patterns: list[str], serialized: bytes | None = None, fallback=None,
+              once: list[bool] | None = None):
         if os.environ.get("FANGXIN_RULES_SCANNER", "auto").lower() in ("ahocorasick", "ahocorasick_rs", "ac"):
             return None
         try:
@@ -500,7 +518,7 @@ class _HyperscanScanner:
             except Exception:  # pragma: no cover - a stale or foreign database: compile afresh
                 pass
         exprs = [hyperscan_literal(r) for r in raw]
-        return cls(hyperscan, None, [len(r) for r in raw], exprs, fallback)
+        return cls(hyperscan, None, [len(r) for r in raw], exprs, fallback, once)
 
     def _database(self):
         db = self._db
@@ -510,7 +528,9 @@ class _HyperscanScanner:
                     exprs = self._exprs
                     try:
                         db = self._hyperscan.Database(mode=self._hyperscan.HS_MODE_BLOCK)
-                        db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=0)
+                        single = self._hyperscan.HS_FLAG_SINGLEMATCH
+                        flags = [single if o else 0 for o in self._once] if self._once else 0
+                        db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags)
                         self._db = db
                     except Exception:  # pragma: no cover - an unusable build: the fallback scans
                         self._db = None

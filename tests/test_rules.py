@@ -533,6 +533,32 @@ def test_scanners_agree(monkeypatch):
         assert [h.to_dict() for h in fast.check(doc)] == [h.to_dict() for h in plain.check(doc)], it["id"]
 
 
+def test_presence_only_literals_are_reported_once_and_only_when_aligned(engine):
+    """A literal that only tells a document context is present is scanned with Hyperscan's
+    single-match flag, but only when its UTF-32 bytes cannot match off a character boundary:
+    最 (U+6700) matches three bytes into "xg", and a discarded misaligned first match would hide
+    the real one."""
+    hyperscan = pytest.importorskip("hyperscan")
+    from rules.engine import _aligned_only, hyperscan_literal
+
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=[hyperscan_literal("最".encode("utf-32-le"))], ids=[0], elements=1, flags=0)
+    ends = []
+    db.scan("xg最".encode("utf-32-le"), match_event_handler=lambda *a: ends.append(a[2]))
+    assert ends == [7, 12]  # 7: misaligned, inside x g; 12: the real 最
+    assert not _aligned_only("最") and not _aligned_only("ab") and _aligned_only("维生素") and _aligned_only("最好")
+    if engine.scanner != "hyperscan":
+        return
+    once = [not t and _aligned_only(p) for t, p in zip(engine._pid_targets, engine.patterns, strict=True)]
+    pid = next(i for i, o in enumerate(once) if o)
+    literal = engine.patterns[pid]
+    found = [m for m in engine._hs.scan(f"{literal}，{literal}。{literal}") if m[0] == pid]
+    assert found == [(pid, 0, len(literal))]
+    trigger = next(i for i, t in enumerate(engine._pid_targets) if t)
+    text = f"{engine.patterns[trigger]}，{engine.patterns[trigger]}"
+    assert len([m for m in engine._hs.scan(text) if m[0] == trigger]) == 2
+
+
 def test_exception_guard_changes_no_result(monkeypatch):
     """The exception guard, the literal pre-filters and the trimmed regex windows only skip work:
     with and without them every corpus text, also with warning, quotation and law cues planted
