@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import operator
 import os
 import re
 import threading
@@ -560,9 +561,11 @@ class _HyperscanScanner:
                 append((pid, start >> 2, to >> 2))
 
         db.scan(text.encode("utf-32-le"), match_event_handler=on_match, scratch=scratch)
-        out.sort(key=lambda m: (m[2], m[0]))
+        out.sort(key=_END_THEN_PID)
         return out
 
+
+_END_THEN_PID = operator.itemgetter(2, 0)  # scan matches in the order ahocorasick_rs reports them
 
 # condition source -> code object; filled by compilation and by the pack cache (marshal)
 _CONDITION_CODE: dict[str, object] = {}
