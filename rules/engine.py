@@ -14,7 +14,6 @@ import ahocorasick_rs
 
 from rules.condition import names_in
 from rules.cues import (
-    ast_literals,
     discriminating_literals,
     guardable,
     lookaround_width,
@@ -271,7 +270,7 @@ class Engine:
         # the selection evaluators directly (no per-candidate closure or memo dict)
         # the exception guard (rules.cues): per pack, one literal search near a candidate stands for
         # the pack-wide exceptions whose cue words can all be named (FANGXIN_RULES_GUARD=off: none)
-        self._guards: dict[str, tuple | None] = {}
+        self._guards: dict[str, list | None] = {}
         if os.environ.get("FANGXIN_RULES_GUARD", "on").lower() not in ("off", "0", "no", "false"):
             self._guards = {p.id: _exception_guard(p) for p in self.packs}
         self._fast_conds = [
@@ -340,23 +339,29 @@ class Engine:
 
     def _guarded_condition(self, rule: Rule):
         """The rule's condition with its guarded pack-wide exceptions folded into one
-        ("guard", fn, [exception ASTs]) node: true at once when the guard finds no cue."""
-        guard = self._guards.get(rule.pack)
-        if guard is None:
+        ("guard", fn, [exception ASTs]) node per guard group: true at once when the group's guard
+        finds no cue."""
+        groups = self._guards.get(rule.pack)
+        if not groups:
             return rule.condition
-        names, fn = guard
         pack = self._pack_of[rule.pack]
         # an exception whose selections the rule shadows with its own is not what the guard read
-        asts = {id(pack.exceptions[n][1]) for n in rule.exceptions
-                if n in names and not set(names_in(pack.exceptions[n][1])) & set(rule.selections)}
-        kept, guarded = [], []
+        group_of = {id(pack.exceptions[n][1]): gi for gi, (names, _fn) in enumerate(groups) for n in rule.exceptions
+                    if n in names and not set(names_in(pack.exceptions[n][1])) & set(rule.selections)}
+        kept: list = []
+        guarded: dict[int, list] = {}
         for conj in _conjuncts(rule.condition):
-            (guarded if conj[0] == "not" and id(conj[1]) in asts else kept).append(conj)
+            gi = group_of.get(id(conj[1])) if conj[0] == "not" else None
+            if gi is None:
+                kept.append(conj)
+            else:
+                guarded.setdefault(gi, []).append(conj[1])
         if not guarded:
             return rule.condition
-        node = ("guard", fn, [c[1] for c in guarded])
-        for conj in reversed(kept):
-            node = ("and", conj, node)
+        nodes = [("guard", groups[gi][1], asts) for gi, asts in sorted(guarded.items())]
+        node = nodes[-1]
+        for other in reversed(kept + nodes[:-1]):
+            node = ("and", other, node)
         return node
 
     def _content_key(self, sel: Selection) -> tuple:
@@ -681,31 +686,65 @@ def _lazy_search(alternation: str, table: dict, key: int):
     return first
 
 
-def _exception_guard(pack: Pack) -> tuple[frozenset[str], object] | None:
-    """(names of the guarded pack-wide exceptions, guard function) or None. The guard function
-    ``g(memo, field, s, e)`` is True when none of their cue literals occurs within reach of the
-    span, which proves every guarded exception false there."""
+GUARD_BANDS = (12, 60)  # exceptions are guarded in groups by how far their cues can lie from a span
+
+
+def _guard_cues(node, literals_of, reach_of) -> tuple[list[str], int] | None:
+    """rules.cues.ast_literals with the reach of the selections whose cues it used: (cue literals
+    one of which must lie within ``reach`` characters of a span for the condition to hold, reach),
+    or None. Selections under `not` prove nothing, so they bound nothing either."""
+    kind = node[0]
+    if kind == "sel":
+        lits = literals_of(node[1])
+        reach = reach_of(node[1])
+        return None if lits is None or reach is None else (lits, reach)
+    if kind == "const":
+        return ([], 0) if not node[1] else None
+    if kind == "or":
+        a, b = _guard_cues(node[1], literals_of, reach_of), _guard_cues(node[2], literals_of, reach_of)
+        return None if a is None or b is None else (sorted(set(a[0]) | set(b[0])), max(a[1], b[1]))
+    if kind == "and":
+        got = [x for x in (_guard_cues(node[1], literals_of, reach_of), _guard_cues(node[2], literals_of, reach_of))
+               if x is not None]
+        if not got:
+            return None
+        return max(got, key=lambda x: (guardable(x[0]), -len(x[0]), -x[1]))
+    return None
+
+
+def _exception_guard(pack: Pack) -> list[tuple[frozenset[str], object]] | None:
+    """[(names of guarded pack-wide exceptions, guard function), …] or None: one group per band of
+    reach (GUARD_BANDS), so a common cue word of an exception that looks two characters around a
+    span (× in 30×40cm) is searched for there only, not as far as a clause-wide one looks. A guard
+    function ``g(memo, field, s, e)`` is True when none of its group's cue literals occurs within
+    the group's reach of the span, which proves every exception of the group false there."""
     def literals_of(name: str):
         sel = pack.selections.get(name)
         return None if sel is None or _selection_reach(sel) is None else selection_literals(sel)
 
-    names: list[str] = []
-    cues: set[str] = set()
-    reach = 0
+    def reach_of(name: str):
+        sel = pack.selections.get(name)
+        return None if sel is None else _selection_reach(sel)
+
+    bands: dict[int, tuple[list[str], set[str], list[int]]] = {}
     for name, (_source, ast) in pack.exceptions.items():
-        alts = ast_literals(ast, literals_of)
-        if not guardable(alts) or not alts:
+        got = _guard_cues(ast, literals_of, reach_of)
+        if got is None or not got[0] or not guardable(got[0]):
             continue
-        reaches = [_selection_reach(pack.selections[n]) for n in names_in(ast) if n in pack.selections]
-        if not reaches or any(r is None for r in reaches):
-            continue
+        alts, reach = got
+        band = sum(1 for b in GUARD_BANDS if reach > b)
+        names, cues, reaches = bands.setdefault(band, ([], set(), []))
         names.append(name)
         cues.update(alts)
-        reach = max(reach, *reaches)
-    if not names:
+        reaches.append(reach)
+    if not bands:
         return None
+    return [_guard_fn(pack.id, band, names, cues, max(reaches)) for band, (names, cues, reaches) in sorted(bands.items())]
+
+
+def _guard_fn(pack_id: str, band: int, names: list[str], cues: set[str], reach: int):
     search = re.compile("|".join(re.escape(t) for t in sorted(cues, key=len, reverse=True))).search
-    key0 = ("guard", pack.id)
+    key0 = ("guard", pack_id, band)
 
     def guard(memo: dict, f: _Field, s: int, e: int) -> bool:
         key = (key0, s, e)
