@@ -173,10 +173,11 @@ class Engine:
         # selections (sector context such as drug_ctx). Checked once per document, before any
         # candidate of the rule is built.
         self._gates: list[list] = []
+        names_memo: dict[int, frozenset[str]] = {}  # pack-wide exception ASTs are shared by every rule
         for rule in self.rules:
             gates = []
             for conj in _conjuncts(rule.condition):
-                names = names_in(conj)
+                names = _names_of(conj, names_memo)
                 if names and all(self._selection(rule, n).within[0] == "document" for n in names):
                     gates.append(conj)
             self._gates.append(gates)
@@ -256,7 +257,7 @@ class Engine:
         canonical: dict[tuple, int] = {}
         for ri, rule in enumerate(self.rules):
             fns: dict[str, tuple] = {}
-            for name in names_in(rule.condition):
+            for name in sorted(_names_of(rule.condition, names_memo)):
                 own = rule.selections.get(name)
                 sel = own if own is not None else self._pack_of[rule.pack].selections[name]
                 skey = id(sel)
@@ -271,6 +272,7 @@ class Engine:
         # the exception guard (rules.cues): per pack, one literal search near a candidate stands for
         # the pack-wide exceptions whose cue words can all be named (FANGXIN_RULES_GUARD=off: none)
         self._guards: dict[str, list | None] = {}
+        self._exc_sel_names: dict[tuple[str, str], frozenset[str]] = {}
         if os.environ.get("FANGXIN_RULES_GUARD", "on").lower() not in ("off", "0", "no", "false"):
             self._guards = {p.id: _exception_guard(p) for p in self.packs}
         self._fast_conds = [
@@ -341,28 +343,41 @@ class Engine:
         """The rule's condition with its guarded pack-wide exceptions folded into one
         ("guard", fn, [exception ASTs]) node per guard group: true at once when the group's guard
         finds no cue."""
-        groups = self._guards.get(rule.pack)
-        if not groups:
-            return rule.condition
+        groups = self._guards.get(rule.pack) or []
         pack = self._pack_of[rule.pack]
+        own = set(rule.selections)
+        exc_asts = {id(pack.exceptions[n][1]) for n in rule.exceptions if n in pack.exceptions}
         # an exception whose selections the rule shadows with its own is not what the guard read
         group_of = {id(pack.exceptions[n][1]): gi for gi, (names, _fn) in enumerate(groups) for n in rule.exceptions
-                    if n in names and not set(names_in(pack.exceptions[n][1])) & set(rule.selections)}
+                    if n in names and not self._exception_names_in(rule.pack, n) & own}
         kept: list = []
         guarded: dict[int, list] = {}
+        block: list = []  # the other pack-wide exceptions: one shared lambda (see _compile_fast_condition)
         for conj in _conjuncts(rule.condition):
             gi = group_of.get(id(conj[1])) if conj[0] == "not" else None
-            if gi is None:
-                kept.append(conj)
-            else:
+            if gi is not None:
                 guarded.setdefault(gi, []).append(conj[1])
-        if not guarded:
+            elif conj[0] == "not" and id(conj[1]) in exc_asts:
+                block.append(conj[1])
+            else:
+                kept.append(conj)
+        if not guarded and len(block) < 2:
             return rule.condition
         nodes = [("guard", groups[gi][1], asts) for gi, asts in sorted(guarded.items())]
+        if block:
+            nodes.append(("block", block))
         node = nodes[-1]
         for other in reversed(kept + nodes[:-1]):
             node = ("and", other, node)
         return node
+
+    def _exception_names_in(self, pack_id: str, name: str) -> frozenset[str]:
+        """names_in of a pack-wide exception, computed once per pack and exception."""
+        key = (pack_id, name)
+        got = self._exc_sel_names.get(key)
+        if got is None:
+            got = self._exc_sel_names[key] = frozenset(names_in(self._pack_of[pack_id].exceptions[name][1]))
+        return got
 
     def _content_key(self, sel: Selection) -> tuple:
         """What a selection matches (regex, terms and their filters): equal keys, equal results."""
@@ -590,18 +605,20 @@ def _compile_fast_condition(node, fns: dict[str, tuple], guard_block: bool = Fal
     evaluator directly, with the same short-circuit order as the condition.
 
     The guarded pack-wide exceptions (a "guard" node, the same for nearly every rule of a pack)
-    become a lambda of their own, called from the rule's: its text does not depend on the rule,
-    so it is compiled once, not once per rule (with ``guard_block`` the node itself is that
-    lambda's body)."""
+    and the other pack-wide exceptions (a "block" node) each become a lambda of their own, called
+    from the rule's: their text does not depend on the rule, so it is compiled once, not once per
+    rule (with ``guard_block`` the node itself is that lambda's body)."""
     env: dict = {"__builtins__": {}, "_sh": _shared_eval}
     slots: dict[str, int] = {}
 
     def expr(n) -> str:
         kind = n[0]
-        if kind == "guard" and not guard_block:
+        if kind in ("guard", "block") and not guard_block:
             hi = sum(1 for k in env if k.startswith("H"))
             env[f"H{hi}"] = _compile_fast_condition(n, fns, guard_block=True)
             return f"H{hi}(c, f, s, e, m)"
+        if kind == "block":  # pack-wide exceptions the guard does not cover: every one false
+            return "(" + " and ".join(f"(not {expr(x)})" for x in n[1]) + ")"
         if kind == "guard":  # no cue near the span, or else every guarded exception false
             gi = sum(1 for k in env if k.startswith("G"))
             env[f"G{gi}"] = n[1]
@@ -754,6 +771,21 @@ def _guard_fn(pack_id: str, band: int, names: list[str], cues: set[str], reach: 
         return val
 
     return frozenset(names), guard
+
+
+def _names_of(node, memo: dict) -> frozenset[str]:
+    """condition.names_in, remembered per AST node (by identity) for one compilation."""
+    got = memo.get(id(node))
+    if got is None:
+        kind = node[0]
+        if kind == "sel":
+            got = frozenset((node[1],))
+        elif kind == "const":
+            got = frozenset()
+        else:
+            got = frozenset().union(*(_names_of(child, memo) for child in node[1:]))
+        memo[id(node)] = got
+    return got
 
 
 def _conjuncts(node) -> list:
