@@ -49,6 +49,7 @@ def _best(sets: list[list[str]]) -> list[str] | None:
 
 _G_ANCHOR = re.compile(r"(?<!\\)((?:\\\\)*)\\G")
 _PROPERTY = re.compile(r"(?<!\\)((?:\\\\)*)\\([pP])\{[^}]*\}")
+_GROUP_NAME = re.compile(r"(?<!\\)\(\?P?<(?![=!])[A-Za-z_]\w*>")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -60,6 +61,10 @@ def parse(source: str):
         return None
     source = _G_ANCHOR.sub(r"\1", source)
     source = _PROPERTY.sub(lambda m: m.group(1) + ("\\w" if m.group(2) == "p" else "\\W"), source)
+    if "(?P=" not in source and "\\g<" not in source:
+        # a name used twice ((?P<now>…)|(?P<now>…), allowed by `regex`) stops the standard parser;
+        # with no back-reference the names change nothing the analyses read
+        source = _GROUP_NAME.sub("(?:", source)
     try:
         with warnings.catch_warnings():  # "possible nested set" and the like: `regex` reads those
             warnings.simplefilter("ignore")

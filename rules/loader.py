@@ -127,6 +127,9 @@ def _g_in_class(source: str) -> bool:
     return False
 
 
+_GROUP_NAME = re.compile(r"(?<!\\)\(\?P?<([A-Za-z_]\w*)>")
+
+
 @functools.lru_cache(maxsize=4096)
 def _pattern(source: str) -> LazyPattern:
     """A pack pattern, checked but not compiled: `regex.compile` costs about half a cold pack
@@ -323,7 +326,8 @@ def build_selection(
     )
     sel.context_re = _literal_context_re(sel.terms, nf, np_)
     if "min_ratio" in spec:
-        if compiled is None or not {"ref", "now"} <= set(compiled.groupindex):
+        # the group names as written ((?P<name>…) or (?<name>…)), read without compiling the pattern
+        if compiled is None or not {"ref", "now"} <= set(_GROUP_NAME.findall(source or "")):
             err("min_ratio", "needs a regex with named groups (?P<ref>…) and (?P<now>…)")
         sel.min_ratio = float(spec["min_ratio"])
     return sel
