@@ -103,12 +103,20 @@ def parse(source: str, names: list[str], triggers: list[str]):
     return node
 
 
-def names_in(node) -> set[str]:
-    if node[0] == "sel":
-        return {node[1]}
-    if node[0] == "const":
-        return set()
-    out: set[str] = set()
-    for child in node[1:]:
-        out |= names_in(child)
-    return out
+def names_in(node, memo: dict | None = None) -> frozenset[str]:
+    """The selection names a condition AST reads. ``memo`` (id(node) -> names) remembers them per
+    node while the nodes live: pack-wide exception ASTs are shared by every rule of a pack."""
+    if memo is not None:
+        got = memo.get(id(node))
+        if got is not None:
+            return got
+    kind = node[0]
+    if kind == "sel":
+        got = frozenset((node[1],))
+    elif kind == "const":
+        got = frozenset()
+    else:
+        got = frozenset().union(*(names_in(child, memo) for child in node[1:]))
+    if memo is not None:
+        memo[id(node)] = got
+    return got

@@ -7,9 +7,9 @@ candidate all of them are false because none of their cue words is anywhere near
 therefore asks one question first: does any cue literal of those exceptions occur within reach of
 the candidate? If not, they are all false without evaluating them one by one.
 
-``ast_literals`` returns a list of strings such that the condition can only be true when one of
-them occurs in its window, or None when no such list can be proved (then the exception is always
-evaluated). Soundness matters more than selectivity: a literal is only taken where the pattern
+``ast_cues`` returns a list of strings such that the condition can only be true when one of
+them occurs within its reach, or None when no such list can be proved (then the exception is
+always evaluated). Soundness matters more than selectivity: a literal is only taken where the pattern
 cannot match without it.
 """
 
@@ -49,7 +49,12 @@ def _best(sets: list[list[str]]) -> list[str] | None:
 
 _G_ANCHOR = re.compile(r"(?<!\\)((?:\\\\)*)\\G")
 _PROPERTY = re.compile(r"(?<!\\)((?:\\\\)*)\\([pP])\{[^}]*\}")
-_GROUP_NAME = re.compile(r"(?<!\\)\(\?P?<(?![=!])[A-Za-z_]\w*>")
+_GROUP_NAME = re.compile(r"(?<!\\)\(\?P?<(?![=!])([A-Za-z_]\w*)>")
+
+
+def group_names(source: str) -> set[str]:
+    """The names of a pattern's named groups as written ((?P<name>…) or (?<name>…))."""
+    return set(_GROUP_NAME.findall(source))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -101,23 +106,28 @@ def selection_literals(sel) -> list[str] | None:
     return sorted(set(out)) or None
 
 
-def ast_literals(node, literals_of) -> list[str] | None:
-    """Cue literals of a condition AST: ``literals_of(name)`` gives a selection's. An `and` needs
-    only one conjunct's cues (the rarer kind preferred), an `or` needs every branch's, a `not`
-    proves nothing."""
+def ast_cues(node, literals_of, reach_of) -> tuple[list[str], int] | None:
+    """Cue literals of a condition AST and how far from a span they count: ``literals_of(name)``
+    gives a selection's literals and ``reach_of(name)`` its reach. An `and` needs only one
+    conjunct's cues (the rarer kind preferred), an `or` needs every branch's, a `not` proves
+    nothing and so bounds nothing. Returns (literals one of which must lie within ``reach``
+    characters of a span for the condition to hold, reach), or None."""
     kind = node[0]
     if kind == "sel":
-        return literals_of(node[1])
+        lits = literals_of(node[1])
+        reach = reach_of(node[1])
+        return None if lits is None or reach is None else (lits, reach)
     if kind == "const":
-        return [] if not node[1] else None
+        return ([], 0) if not node[1] else None
     if kind == "or":
-        a, b = ast_literals(node[1], literals_of), ast_literals(node[2], literals_of)
-        return None if a is None or b is None else sorted(set(a) | set(b))
+        a, b = ast_cues(node[1], literals_of, reach_of), ast_cues(node[2], literals_of, reach_of)
+        return None if a is None or b is None else (sorted(set(a[0]) | set(b[0])), max(a[1], b[1]))
     if kind == "and":
-        got = [x for x in (ast_literals(node[1], literals_of), ast_literals(node[2], literals_of)) if x is not None]
+        got = [x for x in (ast_cues(node[1], literals_of, reach_of), ast_cues(node[2], literals_of, reach_of))
+               if x is not None]
         if not got:
             return None
-        return max(got, key=lambda alts: (not _has_single_han(alts), -len(alts)))
+        return max(got, key=lambda x: (not _has_single_han(x[0]), -len(x[0]), -x[1]))
     return None
 
 

@@ -14,6 +14,7 @@ import ahocorasick_rs
 
 from rules.condition import names_in
 from rules.cues import (
+    ast_cues,
     discriminating_literals,
     guardable,
     lookaround_width,
@@ -173,11 +174,12 @@ class Engine:
         # selections (sector context such as drug_ctx). Checked once per document, before any
         # candidate of the rule is built.
         self._gates: list[list] = []
-        names_memo: dict[int, frozenset[str]] = {}  # pack-wide exception ASTs are shared by every rule
+        # selection names per condition AST node; pack-wide exception ASTs are shared by every rule
+        names_memo = self._names_memo = {}
         for rule in self.rules:
             gates = []
             for conj in _conjuncts(rule.condition):
-                names = _names_of(conj, names_memo)
+                names = names_in(conj, names_memo)
                 if names and all(self._selection(rule, n).within[0] == "document" for n in names):
                     gates.append(conj)
             self._gates.append(gates)
@@ -257,7 +259,7 @@ class Engine:
         canonical: dict[tuple, int] = {}
         for ri, rule in enumerate(self.rules):
             fns: dict[str, tuple] = {}
-            for name in sorted(_names_of(rule.condition, names_memo)):
+            for name in sorted(names_in(rule.condition, names_memo)):
                 own = rule.selections.get(name)
                 sel = own if own is not None else self._pack_of[rule.pack].selections[name]
                 skey = id(sel)
@@ -272,7 +274,6 @@ class Engine:
         # the exception guard (rules.cues): per pack, one literal search near a candidate stands for
         # the pack-wide exceptions whose cue words can all be named (FANGXIN_RULES_GUARD=off: none)
         self._guards: dict[str, list | None] = {}
-        self._exc_sel_names: dict[tuple[str, str], frozenset[str]] = {}
         if os.environ.get("FANGXIN_RULES_GUARD", "on").lower() not in ("off", "0", "no", "false"):
             self._guards = {p.id: _exception_guard(p) for p in self.packs}
         self._fast_conds = [
@@ -349,7 +350,7 @@ class Engine:
         exc_asts = {id(pack.exceptions[n][1]) for n in rule.exceptions if n in pack.exceptions}
         # an exception whose selections the rule shadows with its own is not what the guard read
         group_of = {id(pack.exceptions[n][1]): gi for gi, (names, _fn) in enumerate(groups) for n in rule.exceptions
-                    if n in names and not self._exception_names_in(rule.pack, n) & own}
+                    if n in names and not names_in(pack.exceptions[n][1], self._names_memo) & own}
         kept: list = []
         guarded: dict[int, list] = {}
         block: list = []  # the other pack-wide exceptions: one shared lambda (see _compile_fast_condition)
@@ -370,14 +371,6 @@ class Engine:
         for other in reversed(kept + nodes[:-1]):
             node = ("and", other, node)
         return node
-
-    def _exception_names_in(self, pack_id: str, name: str) -> frozenset[str]:
-        """names_in of a pack-wide exception, computed once per pack and exception."""
-        key = (pack_id, name)
-        got = self._exc_sel_names.get(key)
-        if got is None:
-            got = self._exc_sel_names[key] = frozenset(names_in(self._pack_of[pack_id].exceptions[name][1]))
-        return got
 
     def _content_key(self, sel: Selection) -> tuple:
         """What a selection matches (regex, terms and their filters): equal keys, equal results."""
@@ -706,29 +699,6 @@ def _lazy_search(alternation: str, table: dict, key: int):
 GUARD_BANDS = (12, 60)  # exceptions are guarded in groups by how far their cues can lie from a span
 
 
-def _guard_cues(node, literals_of, reach_of) -> tuple[list[str], int] | None:
-    """rules.cues.ast_literals with the reach of the selections whose cues it used: (cue literals
-    one of which must lie within ``reach`` characters of a span for the condition to hold, reach),
-    or None. Selections under `not` prove nothing, so they bound nothing either."""
-    kind = node[0]
-    if kind == "sel":
-        lits = literals_of(node[1])
-        reach = reach_of(node[1])
-        return None if lits is None or reach is None else (lits, reach)
-    if kind == "const":
-        return ([], 0) if not node[1] else None
-    if kind == "or":
-        a, b = _guard_cues(node[1], literals_of, reach_of), _guard_cues(node[2], literals_of, reach_of)
-        return None if a is None or b is None else (sorted(set(a[0]) | set(b[0])), max(a[1], b[1]))
-    if kind == "and":
-        got = [x for x in (_guard_cues(node[1], literals_of, reach_of), _guard_cues(node[2], literals_of, reach_of))
-               if x is not None]
-        if not got:
-            return None
-        return max(got, key=lambda x: (guardable(x[0]), -len(x[0]), -x[1]))
-    return None
-
-
 def _exception_guard(pack: Pack) -> list[tuple[frozenset[str], object]] | None:
     """[(names of guarded pack-wide exceptions, guard function), …] or None: one group per band of
     reach (GUARD_BANDS), so a common cue word of an exception that looks two characters around a
@@ -745,7 +715,7 @@ def _exception_guard(pack: Pack) -> list[tuple[frozenset[str], object]] | None:
 
     bands: dict[int, tuple[list[str], set[str], list[int]]] = {}
     for name, (_source, ast) in pack.exceptions.items():
-        got = _guard_cues(ast, literals_of, reach_of)
+        got = ast_cues(ast, literals_of, reach_of)
         if got is None or not got[0] or not guardable(got[0]):
             continue
         alts, reach = got
@@ -771,21 +741,6 @@ def _guard_fn(pack_id: str, band: int, names: list[str], cues: set[str], reach: 
         return val
 
     return frozenset(names), guard
-
-
-def _names_of(node, memo: dict) -> frozenset[str]:
-    """condition.names_in, remembered per AST node (by identity) for one compilation."""
-    got = memo.get(id(node))
-    if got is None:
-        kind = node[0]
-        if kind == "sel":
-            got = frozenset((node[1],))
-        elif kind == "const":
-            got = frozenset()
-        else:
-            got = frozenset().union(*(_names_of(child, memo) for child in node[1:]))
-        memo[id(node)] = got
-    return got
 
 
 def _conjuncts(node) -> list:

@@ -11,7 +11,7 @@ from functools import lru_cache
 import regex
 
 from rules import condition as cond
-from rules.cues import parse
+from rules.cues import group_names, parse
 from rules.errors import PackError
 from rules.lazyregex import LazyPattern
 from rules.legal import cite, law_line
@@ -125,9 +125,6 @@ def _g_in_class(source: str) -> bool:
             continue
         i += 1
     return False
-
-
-_GROUP_NAME = re.compile(r"(?<!\\)\(\?P?<([A-Za-z_]\w*)>")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -327,7 +324,7 @@ def build_selection(
     sel.context_re = _literal_context_re(sel.terms, nf, np_)
     if "min_ratio" in spec:
         # the group names as written ((?P<name>…) or (?<name>…)), read without compiling the pattern
-        if compiled is None or not {"ref", "now"} <= set(_GROUP_NAME.findall(source or "")):
+        if compiled is None or not {"ref", "now"} <= group_names(source or ""):
             err("min_ratio", "needs a regex with named groups (?P<ref>…) and (?P<now>…)")
         sel.min_ratio = float(spec["min_ratio"])
     return sel
