@@ -442,6 +442,23 @@ class Engine:
             if not value:
                 continue
             fields.append(_Field(fname, normalize(value, self.steps)))
+        self._scan(ctx, fields)
+        try:
+            for f in fields:
+                ctx.check_field(f, out)
+        except DeadlineExceeded:
+            out.timed_out = True
+        out.regex_timeouts = ctx.regex_timeouts
+        if self._supersedes and len(out) > 1:
+            out[:] = _resolve_supersedes(out, self._supersedes)
+        if len(out) > 1:  # deterministic order: document field order, then position, then rule
+            order = {f.name: i for i, f in enumerate(fields)}
+            out.sort(key=lambda h: (order.get(h.field, 0), h.start, h.end, h.rule))
+        return out
+
+    def _scan(self, ctx: _Check, fields: list[_Field]) -> None:
+        """The literal scan of each field (``field.found``) and the whole-document contexts it
+        shows present (``ctx.doc_present``); rules.testing builds one check's state with it too."""
         ctx.fields = fields
         automaton = self._automaton if self._hs is None else None
         doc_targets = self._doc_targets
@@ -457,18 +474,6 @@ class Engine:
                     keys = doc_targets.get(pid)
                     if keys:
                         present.update(keys)
-        try:
-            for f in fields:
-                ctx.check_field(f, out)
-        except DeadlineExceeded:
-            out.timed_out = True
-        out.regex_timeouts = ctx.regex_timeouts
-        if self._supersedes and len(out) > 1:
-            out[:] = _resolve_supersedes(out, self._supersedes)
-        if len(out) > 1:  # deterministic order: document field order, then position, then rule
-            order = {f.name: i for i, f in enumerate(fields)}
-            out.sort(key=lambda h: (order.get(h.field, 0), h.start, h.end, h.rule))
-        return out
 
 
 def _aligned_only(literal: str) -> bool:

@@ -72,10 +72,7 @@ def _triggers_at(engine: Engine, rule: Rule, case: TestCase, hit) -> set[str]:
 
     ctx = _Check(engine, float("inf"), {rule.id})
     f = _Field(case.field, normalize(case.text, engine.steps))
-    ctx.fields = [f]
-    f.found = engine._automaton.find_matches_as_indexes(f.text, overlapping=True) if engine._automaton else []
-    for pid, _s, _e in f.found:
-        ctx.doc_present.update(engine._doc_targets.get(pid, ()))
+    engine._scan(ctx, [f])
     sink: list = []
     ctx.check_field(f, sink)  # fills f.cands
     ri = engine.rules.index(rule)

@@ -802,10 +802,7 @@ def test_document_regex_literal_branches_are_read_off_the_scan(engine):
     for it in load_corpus():
         f = _Field("body", rules.normalize(it["text"], engine.steps))
         chk = engine._check_cls(engine, float("inf"), None)
-        chk.fields = [f]
-        for pid, _s, _e in engine._hs.scan(f.text) if engine._hs is not None else \
-                engine._automaton.find_matches_as_indexes(f.text, overlapping=True):
-            chk.doc_present.update(engine._doc_targets.get(pid, ()))
+        engine._scan(chk, [f])
         for rule, sel, original in compiled:
             expected = original.search(f.text) is not None
             assert chk.eval_selection(sel, f, rule, 0, 0, 0) == expected, (rule.id, sel.name, it["id"])
