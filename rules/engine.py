@@ -417,6 +417,15 @@ class Engine:
         self, doc: Mapping[str, object], deadline_ms: float | None = None, rules: Iterable[str] | None = None
     ) -> Hits:
         """Hits for a document (field name → text). Evaluation stops at the deadline (``hits.timed_out``)."""
+        return self.check_with(_Check, doc, deadline_ms, rules)
+
+    def check_with(
+        self, state: type[_Check], doc: Mapping[str, object], deadline_ms: float | None = None,
+        rules: Iterable[str] | None = None,
+    ) -> Hits:
+        """``check`` with ``state`` (a subclass of the per-check state) for this call only: rules.trace
+        and rules.profile observe a check this way and leave the engine as it was (safe beside other
+        threads' checks)."""
         budget = (deadline_ms if deadline_ms is not None else self.defaults.get("document_deadline_ms", 1000)) / 1000
         # one-time work is not the document's time: the collector's pass over the ~10^5 objects a
         # load leaves (loading runs with the collector off; its first pass otherwise lands inside
@@ -431,7 +440,7 @@ class Engine:
         for fname in doc:
             if fname not in self._targets and fname in FIELDS:
                 self._field_targets(fname)
-        ctx = self._check_cls(self, time.perf_counter() + budget, set(rules) if rules is not None else None)
+        ctx = state(self, time.perf_counter() + budget, set(rules) if rules is not None else None)
         out = Hits()
         fields: list[_Field] = []
         for fname, value in doc.items():
@@ -784,6 +793,7 @@ class _Check:
         self.timeout_s = engine.defaults.get("regex_timeout_ms", 50) / 1000
         self.safe_w = engine._safe_w
         self.prefilter = engine._prefilter
+        self.gates = engine._gate_fns  # per rule: its document-level gates (rules.trace lifts one)
 
     # -------------------------------------------------------------- per field
     def check_field(self, f: _Field, out: Hits) -> None:
@@ -802,7 +812,7 @@ class _Check:
         cands = f.cands
         only = self.only
         rules = engine.rules
-        gates = engine._gate_fns
+        gates = self.gates
         gate_ok = self.gate_ok
         gate_memo: dict = {}
         get_targets = targets.get
@@ -1117,7 +1127,6 @@ class _Check:
         return names
 
 
-Engine._check_cls = _Check  # one check's state; rules.profile substitutes a timed subclass
 
 
 def _selection_fn(engine: Engine, rule: Rule, ri: int, sel: Selection):

@@ -69,7 +69,17 @@ def trace_rule(engine: Engine, rule_id: str, doc: dict[str, str]) -> Trace:
         b = value(chk, f, ri, node[2], s, e, seen)  # both sides: every selection gets a value
         return (a and b) if kind == "and" else (a or b)
 
+    ri = engine.rules.index(rule)
+
     class Tracing(_Check):
+        def __init__(self, *args) -> None:
+            super().__init__(*args)
+            # document-level gates (conjuncts such as "not clinic_ctx") normally stop a rule before
+            # its candidates are built; the trace lifts them so those candidates show, blocked by
+            # the same conjuncts (the condition the candidates are evaluated with contains them:
+            # same hits)
+            self.gates = [g if i != ri else [] for i, g in enumerate(self.gates)]
+
         def evaluate_rule(self, f, r, ri, hits):
             if r is not rule:
                 return
@@ -89,18 +99,7 @@ def trace_rule(engine: Engine, rule_id: str, doc: dict[str, str]) -> Trace:
                 out.candidates.append(Candidate(f.name, os_, oe, f.norm.original[os_:oe],
                                                 (os_, oe) in fired, conj))
 
-    # document-level gates (conjuncts such as "not clinic_ctx") normally stop a rule before its
-    # candidates are built; the trace lifts them so those candidates show, blocked by the same
-    # conjuncts (the condition the candidates are evaluated with contains them: same hits)
-    ri = engine.rules.index(rule)
-    gates = engine._gate_fns[ri]
-    engine._gate_fns[ri] = []
-    engine._check_cls = Tracing
-    try:
-        hits = engine.check(doc, rules=[rule_id])
-    finally:
-        del engine._check_cls  # back to the class attribute
-        engine._gate_fns[ri] = gates
+    hits = engine.check_with(Tracing, doc, rules=[rule_id])
     out.timed_out = hits.timed_out
     for fname, text in doc.items():
         norm = normalize(text, engine.steps).text
