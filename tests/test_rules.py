@@ -402,6 +402,10 @@ def test_catastrophic_regex_cannot_stall(tmp_path):
                    "{must_match: ['a,a,a,a,a,a,a,a,a,a,a,a,x', 'b,b,b,b,b,b,b,b,b,b,b,a,x'], must_not_match: [无, 无关]}"),
         encoding="utf-8")
     eng = rules.load_engine([pack])
+    # one-time work (the literal database of a pack not in the cache, the collector's first pass
+    # after a load) is not the document's time and is done before the clock starts: only the
+    # deadline-bound check is timed, so a loaded machine does not fail the test
+    eng.check({"body": "无"})
     text = "a," * 3000
     t0 = time.perf_counter()
     hits = eng.check({"body": text, "terms": text, "ocr": text}, deadline_ms=300)
@@ -485,7 +489,9 @@ def test_explain_leaves_other_threads_checks_alone(engine):
     from rules.trace import trace_rule
 
     page = "本院骨科门诊专治颈椎病，医保定点。" * 40 + "本品全网最低价，保证治愈高血压，国家级产品。"
-    expected = [(h.rule, h.start) for h in engine.check_text(page)]
+    # a generous deadline: under load the two threads share one interpreter, and a check that ran
+    # out of time would return fewer hits for a reason this test is not about
+    expected = [(h.rule, h.start) for h in engine.check_text(page, deadline_ms=60_000)]
     assert len({r for r, _s in expected}) >= 2
     done = threading.Event()
 
@@ -500,7 +506,7 @@ def test_explain_leaves_other_threads_checks_alone(engine):
     worker.start()
     seen = 0
     while not done.is_set() or seen < 5:
-        assert [(h.rule, h.start) for h in engine.check_text(page)] == expected
+        assert [(h.rule, h.start) for h in engine.check_text(page, deadline_ms=60_000)] == expected
         seen += 1
     worker.join()
 
