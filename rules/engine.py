@@ -1127,8 +1127,6 @@ class _Check:
         return names
 
 
-
-
 def _selection_fn(engine: Engine, rule: Rule, ri: int, sel: Selection):
     """One function ``fn(check, field, s, e) -> bool`` for a selection of a rule, specialised on its
     ``within`` so the per-candidate path is a call or two; same results as ``_Check.eval_selection``."""
