@@ -1,7 +1,8 @@
 """Extract document fields, prices and the merchant from a captured HTML page.
 
 Fields (the names the rule packs' `scopes` use): title, body (visible text
-outside price blocks and terms), price, terms, alt, meta, jsonld. Parsing is
+outside price blocks and terms, the text of inline SVG drawings included), price, terms, alt,
+meta, jsonld. Parsing is
 lxml's HTML parser, which tolerates malformed markup; a page it cannot parse
 is recorded with an error and the crawl goes on.
 """
@@ -70,6 +71,11 @@ def _text_of(el, out: list[str], skip: set, tail: bool = True) -> None:
             out.append(el.tail)
         return
     tag = el.tag.lower()
+    if tag == "svg" and id(el) not in skip and not _is_hidden(el):
+        _svg_text(el, out)
+        if tail and el.tail:
+            out.append(el.tail)
+        return
     if tag in SKIP_TAGS or id(el) in skip or _is_hidden(el):
         if el.tail:
             out.append(el.tail)
@@ -85,6 +91,21 @@ def _text_of(el, out: list[str], skip: set, tail: bool = True) -> None:
         out.append("\n")
     if tail and el.tail:
         out.append(el.tail)
+
+
+def _svg_text(svg, out: list[str]) -> None:
+    """The text an inline SVG draws (a banner or badge drawn as vector text is as visible as a
+    paragraph): each <text> element on its own line, its <tspan> pieces joined; not <title>,
+    <desc>, <style> or <script>, which are not drawn."""
+    def hidden(e) -> bool:  # CSS, or SVG's own presentation attributes
+        return _is_hidden(e) or e.get("display") == "none" or e.get("visibility") == "hidden"
+
+    for el in svg.iter():
+        if not isinstance(el.tag, str) or el.tag.rsplit("}", 1)[-1].lower() != "text" or hidden(el):
+            continue
+        if any(hidden(a) for a in el.iterancestors() if a is not svg and isinstance(a.tag, str)):
+            continue
+        out.append("\n" + "".join(el.itertext()) + "\n")
 
 
 def _clean(parts: list[str]) -> str:
