@@ -636,12 +636,16 @@ class SeriesReport:
 
 
 def run_series_tests(
-    rules: Iterable[SeriesRule] | None = None, pack_ids: set[str] | None = None
+    rules: Iterable[SeriesRule] | None = None, pack_ids: set[str] | None = None,
+    rule_ids: set[str] | None = None,
 ) -> SeriesReport:
-    """Run every series rule's must_match / must_not_match series (what `fangxin rules test` adds)."""
+    """Run every series rule's must_match / must_not_match series (what `fangxin rules test` adds);
+    only the rules in ``rule_ids`` when given."""
     report = SeriesReport()
     for rule in load_series_rules() if rules is None else rules:
         if pack_ids and rule.pack not in pack_ids:
+            continue
+        if rule_ids is not None and rule.id not in rule_ids:
             continue
         report.rules += 1
         for case in rule.must_match:
@@ -673,8 +677,9 @@ class _PackFailure:
         return str(self.error)
 
 
-def add_series_tests(report: Any, engine_or_folders: Any = None) -> Any:
-    """Add the series cases of the engine's packs (or of the given pack folders) to a text-rule report.
+def add_series_tests(report: Any, engine_or_folders: Any = None, rule_ids: set[str] | None = None) -> Any:
+    """Add the series cases of the engine's packs (or of the given pack folders) to a text-rule report
+    (only the series rules in ``rule_ids`` when given).
 
     The hook of `fangxin rules test`: counts go into `report.rules` / `report.cases`, failures
     (and a malformed series file, as its one-line PackError) into `report.failures`; every
@@ -683,7 +688,7 @@ def add_series_tests(report: Any, engine_or_folders: Any = None) -> Any:
     packs = getattr(engine_or_folders, "packs", None)
     folders = [p.path for p in packs] if packs is not None else engine_or_folders
     try:
-        series_report = run_series_tests(load_series_rules(folders))
+        series_report = run_series_tests(load_series_rules(folders), rule_ids=rule_ids)
     except PackError as exc:
         report.failures.append(_PackFailure(exc))
         return report

@@ -51,10 +51,19 @@ def test_todo_cases_are_counted_and_never_fail(tmp_path):
                    "{must_match: [含示例违规词, 示例违规词二], must_not_match: [正常文本, 另一段正常文本], "
                    "todo: [还没有覆盖的说法, 这句其实已经有示例违规词了]}"),
         encoding="utf-8")
-    res = CliRunner().invoke(cli, ["rules", "test", str(pack), "-v"])
+    (pack / "rules" / "zz_bad.yaml").write_text(
+        _rule_yaml("ZZ-BAD-001", "{claim: {terms: [另一个违规词]}}",
+                   "{must_match: [含另一个违规词, 没有那个词], must_not_match: [正常文本, 另一段正常文本]}"),
+        encoding="utf-8")
+    # --rule: only the named rule's cases (the failing ZZ-BAD-001 is not run)
+    res = CliRunner().invoke(cli, ["rules", "test", str(pack), "-v", "--rule", "ZZ-TODO-001"])
     assert res.exit_code == 0, res.output
-    assert re.search(r"0 failed, \d+ todo \(1 now firing", res.output), res.output
+    assert re.search(r"^1 rules, 4 cases: 0 failed, 2 todo \(1 now firing", res.output, re.M), res.output
     assert "ZZ-TODO-001: todo now fires: 这句其实已经有示例违规词了" in res.output
+    res = CliRunner().invoke(cli, ["rules", "test", str(pack), "--rule", "ZZ-BAD-001"])
+    assert res.exit_code == 1 and "ZZ-BAD-001: miss: [body] 没有那个词" in res.output, res.output
+    res = CliRunner().invoke(cli, ["rules", "test", str(pack), "--rule", "ZZ-NONE-001"])
+    assert res.exit_code == 2 and "ZZ-NONE-001" in res.output, res.output
 
 
 def test_pack_shape(engine):
@@ -206,8 +215,8 @@ def test_fields_selection_tells_the_sellers_voice_from_a_viewers(tmp_path):
     assert [h.field for h in eng.check({"chat": said, "transcript": "今天就到这里"})] == []
     assert "seller_voice [within fields] fields: livestream_title, pinned, transcript" in CliRunner().invoke(
         cli, ["rules", "explain", "ABS-SUPERLATIVE-001"]).output
-    res = CliRunner().invoke(cli, ["rules", "test", str(pack)])
-    assert res.exit_code == 0 and " 0 failed" in res.output, res.output
+    res = CliRunner().invoke(cli, ["rules", "test", str(pack), "--rule", "ZZ-VOICE-001"])
+    assert res.exit_code == 0 and "1 rules, 4 cases: 0 failed" in res.output, res.output
     path = pack / "rules" / "zz_voice.yaml"
     good = path.read_text(encoding="utf-8")
     for bad, field in [
@@ -708,10 +717,14 @@ def test_json_schemas_are_valid_and_validate_the_packs():
         schema = json.loads((ROOT / "rules" / "schema" / f"{name}.schema.json").read_text(encoding="utf-8"))
         jsonschema.Draft202012Validator.check_schema(schema)
         schemas[name] = schema
-    jsonschema.validate(yaml.safe_load((BASE / "pack.yaml").read_text(encoding="utf-8")), schemas["pack"])
+    # one validator per schema (jsonschema.validate checks the schema itself again on every call)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    jsonschema.Draft202012Validator(schemas["pack"]).validate(
+        yaml.load((BASE / "pack.yaml").read_text(encoding="utf-8"), Loader=loader))  # noqa: S506
+    rule_validator = jsonschema.Draft202012Validator(schemas["rule"])
     for path in sorted((BASE / "rules").glob("*.yaml")):
-        for rule in yaml.safe_load(path.read_text(encoding="utf-8")):
-            jsonschema.validate(rule, schemas["rule"])
+        for rule in yaml.load(path.read_text(encoding="utf-8"), Loader=loader):  # noqa: S506
+            rule_validator.validate(rule)
 
 
 # ------------------------------------------------------------------ compiled pack cache
