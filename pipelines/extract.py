@@ -97,15 +97,14 @@ def _svg_text(svg, out: list[str]) -> None:
     """The text an inline SVG draws (a banner or badge drawn as vector text is as visible as a
     paragraph): each <text> element on its own line, its <tspan> pieces joined; not <title>,
     <desc>, <style> or <script>, which are not drawn."""
-    def hidden(e) -> bool:  # CSS, or SVG's own presentation attributes
-        return _is_hidden(e) or e.get("display") == "none" or e.get("visibility") == "hidden"
-
-    for el in svg.iter():
-        if not isinstance(el.tag, str) or el.tag.rsplit("}", 1)[-1].lower() != "text" or hidden(el):
+    for el in svg:  # a hidden group hides what it holds: its subtree is not entered
+        if not isinstance(el.tag, str) or _is_hidden(el) or el.get("display") == "none" or el.get("visibility") == "hidden":
             continue
-        if any(hidden(a) for a in el.iterancestors() if a is not svg and isinstance(a.tag, str)):
-            continue
-        out.append("\n" + "".join(el.itertext()) + "\n")
+        name = el.tag.rsplit("}", 1)[-1].lower()
+        if name == "text":
+            out.append("\n" + "".join(el.itertext()) + "\n")
+        elif name not in ("title", "desc", "style", "script"):
+            _svg_text(el, out)
 
 
 def _clean(parts: list[str]) -> str:
