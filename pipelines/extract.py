@@ -1,8 +1,9 @@
 """Extract document fields, prices and the merchant from a captured HTML page.
 
 Fields (the names the rule packs' `scopes` use): title, body (visible text
-outside price blocks and terms, the text of inline SVG drawings included), price, terms, alt,
-meta, jsonld. Parsing is
+outside price blocks and terms, the text of inline SVG drawings and the text the page's style
+sheets draw with ``content`` included, what they hide left out: `pipelines.pagecss`), price,
+terms, alt, meta, jsonld. Parsing is
 lxml's HTML parser, which tolerates malformed markup; a page it cannot parse
 is recorded with an error and the crawl goes on.
 """
@@ -15,6 +16,8 @@ from urllib.parse import urlsplit
 
 import lxml.html
 from lxml import etree
+
+from pipelines.pagecss import PageStyle
 
 SKIP_TAGS = {"script", "style", "noscript", "template", "head", "svg", "iframe", "object"}
 BLOCK_TAGS = {
@@ -64,8 +67,9 @@ def _is_hidden(el) -> bool:
     return "display:none" in style or "visibility:hidden" in style
 
 
-def _text_of(el, out: list[str], skip: set, tail: bool = True) -> None:
-    """Append the visible text of `el` (and its tail, unless `tail` is False) to `out`, blocks on their own lines."""
+def _text_of(el, out: list[str], skip: set, tail: bool = True, style: PageStyle | None = None) -> None:
+    """Append the visible text of `el` (and its tail, unless `tail` is False) to `out`, blocks on their own lines;
+    with the page's `style`, text its sheets draw before and after an element is included and what they hide is not."""
     if not isinstance(el.tag, str):  # comments, processing instructions
         if el.tail:
             out.append(el.tail)
@@ -76,17 +80,23 @@ def _text_of(el, out: list[str], skip: set, tail: bool = True) -> None:
         if tail and el.tail:
             out.append(el.tail)
         return
-    if tag in SKIP_TAGS or id(el) in skip or _is_hidden(el):
+    if tag in SKIP_TAGS or id(el) in skip or _is_hidden(el) or (style is not None and id(el) in style.hidden):
         if el.tail:
             out.append(el.tail)
         return
     block = tag in BLOCK_TAGS
     if block:
         out.append("\n")
+    drawn = style.before.get(id(el)) if style else None
+    if drawn:
+        out.append(drawn)
     if el.text:
         out.append(el.text)
     for child in el:
-        _text_of(child, out, skip)
+        _text_of(child, out, skip, style=style)
+    drawn = style.after.get(id(el)) if style else None
+    if drawn:
+        out.append(drawn)
     if block:
         out.append("\n")
     if tail and el.tail:
@@ -113,9 +123,9 @@ def _clean(parts: list[str]) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def visible_text(el, skip: set | None = None) -> str:
+def visible_text(el, skip: set | None = None, style: PageStyle | None = None) -> str:
     out: list[str] = []
-    _text_of(el, out, skip or set(), tail=False)
+    _text_of(el, out, skip or set(), tail=False, style=style or None)
     return _clean(out)
 
 
@@ -296,12 +306,13 @@ def extract(html: str, url: str) -> dict:
     body_el = doc.find("body")
     root = body_el if body_el is not None else doc
 
+    style = PageStyle.of(doc)
     terms_blocks = _terms_blocks(root)
     price_blocks = [b for b in _price_blocks(root) if not any(t in b.iterancestors() or t is b for t in terms_blocks)]
     skip = {id(b) for b in terms_blocks + price_blocks}
-    body = visible_text(root, skip)
-    terms = "\n".join(visible_text(b) for b in terms_blocks)
-    price = "\n".join(visible_text(b) for b in price_blocks)
+    body = visible_text(root, skip, style)
+    terms = "\n".join(visible_text(b, style=style) for b in terms_blocks)
+    price = "\n".join(visible_text(b, style=style) for b in price_blocks)
     if not terms and any(w in title for w in TERMS_WORDS):
         terms, body = body, ""
 

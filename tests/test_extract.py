@@ -32,3 +32,37 @@ def test_what_is_not_drawn_stays_out() -> None:
     # the SVG's title and description, hidden text, styles and scripts are not shown to a visitor
     for unseen in ("横幅", "设计稿说明", "隐藏的药到病除", "包治百病", "不显示", "脚本里的"):
         assert unseen not in body
+
+
+CSS_PAGE = """<!doctype html><html><head><title>玻尿酸面膜</title>
+<style>
+/* the banned word split across an element and the text a style rule draws before it */
+.w1::before { content: "\\6700"; }      .w2:after { content: '一' attr(data-n); }
+@media screen { .seo { display: none } }
+a:hover { display: none }                 .gone::before { content: "被隐藏元素画的字"; }
+p::first-line { content: "不是文字" }     :::bad[ { content: "坏选择器" }
+.ico::before { content: "\\e600"; }       /* an icon font's glyph: a picture, not text */
+</style></head>
+<body><p>全网<span class="w1"></span>好的补水面膜</p>
+<p>销量<b class="w2" data-n="名"></b></p>
+<div class="seo">关键词堆砌：国家级 顶级 特效</div>
+<div class="seo"><span class="gone"></span></div>
+<p><a href="/buy"><i class="ico"></i>立即购买</a></p></body></html>"""
+
+
+def test_text_a_style_sheet_draws_is_read_where_it_is_drawn_and_flagged() -> None:
+    body = extract(CSS_PAGE, "http://shop.test/item/2.html")["fields"]["body"]
+    # 最 is drawn by ::before (a CSS escape), 一名 by ::after from a string and an attribute
+    assert body.splitlines() == ["全网最好的补水面膜", "销量一名", "立即购买"]
+    hits = rules.load_engine().check({"body": body})
+    assert any(h.category == "absolute_terms" and "最好" in h.match for h in hits)
+
+
+def test_what_a_style_sheet_hides_stays_out_and_bad_css_is_skipped() -> None:
+    body = extract(CSS_PAGE, "http://shop.test/item/2.html")["fields"]["body"]
+    # hidden by a class rule inside @media, with what its children's pseudo-elements draw;
+    # a :hover rule hides nothing until hovered; a selector lxml cannot read is skipped; an icon
+    # glyph drawn from a Private Use Area is not text
+    for unseen in ("关键词堆砌", "国家级", "被隐藏元素画的字", "不是文字", "坏选择器"):
+        assert unseen not in body
+    assert "立即购买" in body
