@@ -131,6 +131,33 @@ def test_hits_carry_their_event_time_and_nearest_screenshot() -> None:
 
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
+def speech(t: float, text: str, piece: tuple[float, float], start: float, end: float) -> Event:
+    return ev(t, "transcript", text, source="speech", kind="speech", media_start=start, media_end=end,
+              audio_segment=list(piece))
+
+
+def test_speech_the_audio_cut_split_is_read_as_one_utterance() -> None:
+    import rules
+
+    events = [
+        speech(1.0, "家人们看过来", (0.0, 10.0), 1.0, 3.2),
+        speech(6.0, "这个面霜抹三天湿疹就能根", (0.0, 10.0), 6.0, 9.9),  # runs into the cut at 10 s
+        speech(10.0, "治，比药膏还好使", (10.0, 20.0), 10.05, 12.0),  # … and goes on after it
+        speech(19.7, "今天下单的家人们。", (10.0, 20.0), 17.0, 19.95),  # a sentence end at the cut:
+        speech(20.1, "明天发货", (20.0, 30.0), 20.1, 21.0),  # the next piece starts a new line
+    ]
+    fields, spans = build_fields(events)
+    assert fields["transcript"].splitlines() == ["家人们看过来", "这个面霜抹三天湿疹就能根治，比药膏还好使",
+                                                 "今天下单的家人们。", "明天发货"], fields
+    assert [(s.start, s.end) for s in spans["transcript"]][1:3] == [(7, 19), (19, 27)]
+    hits = rules.load_engine().check(fields)
+    claim = [h for h in hits if "根治" in h.match]
+    assert claim, hits
+    # the hit maps back to the event where the claim starts, so the evidence shows its time
+    from crawlers.live.analyze import event_at
+    assert event_at(spans["transcript"], claim[0].start).t == 6.0
+
+
 def test_ffmpeg_segments_and_sidecar_transcript(tmp_path: Path) -> None:
     from crawlers.live import speech
 

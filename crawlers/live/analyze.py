@@ -10,7 +10,10 @@
    is counted in the first event's `repeats`/`last_seen`, not repeated.
 2. Fields: each document field (`livestream_title`, `chat`, `product_cards`,
    `pinned`, `ocr`, `transcript`) is its events' texts in time order, one per
-   line; every event knows its span in its field.
+   line; every event knows its span in its field. Speech that the fixed audio
+   cut split mid-utterance (the first piece's speech runs to its end, the next
+   piece's starts at its start, no sentence end between) is joined without a
+   line break, so a claim cut as 能根 | 治湿疹 is read whole.
 3. Rules: the rule engine runs once over the fields; each hit is mapped back to
    the event its start falls in. `hit["extracted"]` then holds the event time
    (UTC and seconds into the session), source and kind, the nearest stage
@@ -32,6 +35,9 @@ from crawlers.live.monitor import Session, Shot
 MERGE_WINDOW = 1.5
 AROUND = 3  # events before and after a hit kept in its `extracted`
 WS = re.compile(r"\s+")
+CUT_SLACK = 0.6  # seconds: speech this close to a piece's edge ran into the audio cut
+SENTENCE_END = re.compile(r"[。！？!?；;…~～]\s*$")
+_HAN = re.compile(r"[\u3400-\u9fff]")
 
 
 def _key(event: Event) -> tuple[str, str]:
@@ -103,17 +109,41 @@ class Span:
     end: int
 
 
+def _cut_mid_speech(prev: Event, cur: Event) -> bool:
+    """Whether two speech events are one utterance the fixed audio cut split: consecutive pieces,
+    the first running to its piece's end and the second starting at its piece's start, with no
+    sentence end between them (这个面霜能根 | 治湿疹 is one claim, not two)."""
+    if prev.source != "speech" or cur.source != "speech" or prev.field != "transcript" or cur.field != "transcript":
+        return False
+    a, b = prev.meta.get("audio_segment"), cur.meta.get("audio_segment")
+    if not a or not b or abs(a[1] - b[0]) > 0.05:
+        return False
+    if prev.meta.get("media_end", 0) < a[1] - CUT_SLACK or cur.meta.get("media_start", b[0]) > b[0] + CUT_SLACK:
+        return False
+    return not SENTENCE_END.search(prev.text)
+
+
 def build_fields(events: list[Event]) -> tuple[dict[str, str], dict[str, list[Span]]]:
+    """Each field's events' texts in time order, one per line; speech the audio cut split in the
+    middle of an utterance is joined without a line break, so the rules read it whole."""
     texts: dict[str, list[str]] = {}
     spans: dict[str, list[Span]] = {}
     ends: dict[str, int] = {}
+    last: dict[str, Event] = {}
     for ev in events:
         parts = texts.setdefault(ev.field, [])
-        pos = ends[ev.field] + 1 if parts else 0
         text = ev.text.replace("\n", " ") if ev.field != "ocr" else ev.text
-        parts.append(text)
+        joined = bool(parts) and _cut_mid_speech(last[ev.field], ev)
+        if joined:
+            glue = "" if _HAN.match(text) or _HAN.search(parts[-1][-1:]) else " "
+            parts[-1] += glue + text
+            pos = ends[ev.field] + len(glue)
+        else:
+            pos = ends[ev.field] + 1 if parts else 0
+            parts.append(text)
         spans.setdefault(ev.field, []).append(Span(ev, pos, pos + len(text)))
         ends[ev.field] = pos + len(text)
+        last[ev.field] = ev
     fields = {name: "\n".join(parts) for name, parts in texts.items() if name in FIELDS}
     return fields, spans
 
