@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import gc
 import operator
 import os
@@ -414,14 +415,17 @@ class Engine:
         return self.check({field: text}, **kw)
 
     def check(
-        self, doc: Mapping[str, object], deadline_ms: float | None = None, rules: Iterable[str] | None = None
+        self, doc: Mapping[str, object], deadline_ms: float | None = None, rules: Iterable[str] | None = None,
+        as_of: datetime.date | None = None,
     ) -> Hits:
-        """Hits for a document (field name → text). Evaluation stops at the deadline (``hits.timed_out``)."""
-        return self.check_with(_Check, doc, deadline_ms, rules)
+        """Hits for a document (field name → text). Evaluation stops at the deadline (``hits.timed_out``).
+        ``as_of``: the date the document is judged at (default today), for rules that count years
+        (``min_years_ago``: a patent number's term); a stored capture is re-checked as of its date."""
+        return self.check_with(_Check, doc, deadline_ms, rules, as_of)
 
     def check_with(
         self, state: type[_Check], doc: Mapping[str, object], deadline_ms: float | None = None,
-        rules: Iterable[str] | None = None,
+        rules: Iterable[str] | None = None, as_of: datetime.date | None = None,
     ) -> Hits:
         """``check`` with ``state`` (a subclass of the per-check state) for this call only: rules.trace
         and rules.profile observe a check this way and leave the engine as it was (safe beside other
@@ -441,6 +445,8 @@ class Engine:
             if fname not in self._targets and fname in FIELDS:
                 self._field_targets(fname)
         ctx = state(self, time.perf_counter() + budget, set(rules) if rules is not None else None)
+        if as_of is not None:
+            ctx.year = as_of.year
         out = Hits()
         fields: list[_Field] = []
         for fname, value in doc.items():
@@ -794,6 +800,9 @@ class _Check:
         self.safe_w = engine._safe_w
         self.prefilter = engine._prefilter
         self.gates = engine._gate_fns  # per rule: its document-level gates (rules.trace lifts one)
+        # the year a check is made in: a rule's `min_years_ago` counts from it (a patent filed in
+        # 2015 has lapsed by 2026); `Engine.check(as_of=…)` re-checks a capture as of its own date
+        self.year = time.localtime().tm_year
 
     # -------------------------------------------------------------- per field
     def check_field(self, f: _Field, out: Hits) -> None:
@@ -858,6 +867,8 @@ class _Check:
                 if ms < ae and as_ < me and me > ms:
                     if sel.min_ratio is not None and not _ratio_ok(m, sel.min_ratio):
                         continue
+                    if sel.min_years_ago is not None and not _years_ok(m, sel.min_years_ago, self.year):
+                        continue
                     out.append((ms, me))
             return out
         anchors.sort()
@@ -877,6 +888,8 @@ class _Check:
                 ms, me = m.span()
                 if me > ms and any(ms < ae and as_ < me for as_, ae in group):
                     if sel.min_ratio is not None and not _ratio_ok(m, sel.min_ratio):
+                        continue
+                    if sel.min_years_ago is not None and not _years_ok(m, sel.min_years_ago, self.year):
                         continue
                     out.append((ms, me))
             i = j
@@ -1215,6 +1228,14 @@ def _selection_fn(engine: Engine, rule: Rule, ri: int, sel: Selection):
 _WINDOWED = frozenset(
     ["before", "after", "around", "clause", "clause_before", "clause_after", "sentence", "sentence_before", "sentence_after"]
 )
+
+
+def _years_ok(m, min_years_ago: int, year: int) -> bool:
+    try:
+        y = m.group("year")
+    except IndexError:
+        return False
+    return y is not None and y.isdigit() and len(y) == 4 and year - int(y) >= min_years_ago
 
 
 def _ratio_ok(m, min_ratio: float) -> bool:

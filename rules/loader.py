@@ -327,6 +327,10 @@ def build_selection(
         if compiled is None or not {"ref", "now"} <= group_names(source or ""):
             err("min_ratio", "needs a regex with named groups (?P<ref>…) and (?P<now>…)")
         sel.min_ratio = float(spec["min_ratio"])
+    if "min_years_ago" in spec:
+        if compiled is None or "year" not in group_names(source or ""):
+            err("min_years_ago", "needs a regex with a named group (?P<year>…) holding a four-digit year")
+        sel.min_years_ago = int(spec["min_years_ago"])
     return sel
 
 

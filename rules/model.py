@@ -53,6 +53,7 @@ class Selection:
     context_re: object | None = None  # compiled alternation of terms with the filters
     line: int = 0
     min_ratio: float | None = None  # trigger regex with groups ref/now: keep when ref/now >= min_ratio
+    min_years_ago: int | None = None  # trigger regex with group year: keep when (check year) - year >= this
     fields: frozenset[str] | None = None  # a field selection (within "fields"): the candidate's field is one of these
 
 

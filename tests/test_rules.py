@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -229,6 +230,33 @@ def test_fields_selection_tells_the_sellers_voice_from_a_viewers(tmp_path):
             rules.load_engine([pack])
         assert field in info.value.field or field in info.value.problem, str(info.value)
         assert str(info.value).startswith(str(path)) or os.path.relpath(path) in str(info.value)
+
+
+def test_a_rule_counting_years_judges_as_of_the_check_date(tmp_path):
+    """min_years_ago counts from the year the check is made in (or --as-of): a utility-model patent
+    filed in 2016 is in force in 2026 and has lapsed in 2027, so the rule needs no yearly edit."""
+    pack = _copy_base(tmp_path)
+    (pack / "rules" / "zz_lapsed.yaml").write_text(
+        _rule_yaml("ZZ-LAPSED-001",
+                   "{lapsed: {regex: 'zl\\s*(?P<year>(?:19|20)\\d\\d)\\s*[239]\\s*\\d{7}', anchors: [zl], min_years_ago: 11}}",
+                   "{must_match: [专利号ZL200820123456.7, 实用新型ZL 2012 2 0456789.1], "
+                   "must_not_match: [专利号ZL202420123456.7, 专利号ZL202520654321.0]}"),
+        encoding="utf-8")
+    eng = rules.load_engine([pack])
+    text = "实用新型专利 ZL201620123456.7 仿冒必究"
+    assert not eng.check_text(text, rules=["ZZ-LAPSED-001"], as_of=datetime.date(2026, 11, 27))
+    assert [h.match for h in eng.check_text(text, rules=["ZZ-LAPSED-001"], as_of=datetime.date(2027, 1, 2))] == [
+        "ZL201620123456"]  # the original characters, as every hit reports them
+    cli_args = ["rules", "check", "--pack", str(pack), text]
+    assert "ZZ-LAPSED-001" not in CliRunner().invoke(cli, cli_args + ["--as-of", "2026-11-27"]).output
+    assert "ZZ-LAPSED-001" in CliRunner().invoke(cli, cli_args + ["--as-of", "2027-01-02"]).output
+    bad = CliRunner().invoke(cli, cli_args + ["--as-of", "27/01/2027"])
+    assert bad.exit_code == 2 and "--as-of" in bad.output
+    path = pack / "rules" / "zz_lapsed.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("(?P<year>", "(?P<y>"), encoding="utf-8")
+    with pytest.raises(rules.PackError) as info:
+        rules.load_engine([pack])
+    assert info.value.field.endswith("min_years_ago") and "(?P<year>" in info.value.problem, str(info.value)
 
 
 def test_anchor_filters_keep_a_trigger_regex_out_of_lawful_boilerplate(tmp_path):

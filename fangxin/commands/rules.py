@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import json
 import sys
@@ -148,8 +149,11 @@ def _out_line(doc_id, hit) -> str:
 @click.option("--progress/--no-progress", default=None,
               help="With --jsonl: documents, MB/s and hits on stderr as they go, then a summary line "
                    "(default: when stderr is a terminal).")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Judge the text as of this date (YYYY-MM-DD; default today): rules that count years, "
+                   "such as a patent number's term, count from it. For re-checking old captures.")
 def rules_check(text: str | None, jsonl: str | None, field: str, packs: tuple[str, ...],
-                progress: bool | None) -> None:
+                progress: bool | None, as_of) -> None:
     """Print one JSON line per hit for TEXT, or for each line of --jsonl FILE.
 
     \b
@@ -162,12 +166,13 @@ def rules_check(text: str | None, jsonl: str | None, field: str, packs: tuple[st
         raise click.UsageError("give TEXT or --jsonl FILE (not both)")
     engine = _load(packs)
     out = sys.stdout
+    day = as_of.date() if as_of is not None else None
     if text is not None:
-        for hit in engine.check({field: text}):
+        for hit in engine.check({field: text}, as_of=day):
             out.write(_out_line(None, hit) + "\n")
         return
     stream = sys.stdin.buffer if jsonl == "-" else open(jsonl, "rb")  # noqa: SIM115
-    check = engine.check
+    check = engine.check if day is None else functools.partial(engine.check, as_of=day)
     buf: list[str] = []  # output lines, written in batches (per document when reading stdin)
     batch = 1 if jsonl == "-" else 512
 
