@@ -109,7 +109,8 @@ def _reading_order(lines: list[OcrLine]) -> list[OcrLine]:
 
 
 # a line ending in one of these ends its sentence: the next line starts a new one, wrapped or not
-_SENTENCE_END = "。！？!?；;…"
+# (live-room speech split by the audio cut is joined on the same rule: crawlers/live/analyze.py)
+SENTENCE_END = "。！？!?；;…"
 
 
 def _extent(line: OcrLine) -> tuple[float, float, float, float]:
@@ -143,7 +144,7 @@ def join_lines(lines: list[OcrLine]) -> str:
         same_size = 0.75 <= c_height / height <= 1.33
         right_below = -0.2 * height <= c_top - bottom <= 0.9 * height
         joined = False
-        if same_size and right_below and prev.text and cur.text and prev.text[-1] not in _SENTENCE_END:
+        if same_size and right_below and prev.text and cur.text and prev.text[-1] not in SENTENCE_END:
             peers = [e for e in ext if 0.75 <= (e[3] - e[2]) / height <= 1.33]
             block_left = min(e[0] for e in peers)
             block_right = max(e[1] for e in peers)

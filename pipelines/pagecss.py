@@ -28,6 +28,7 @@ MAX_SELECTOR_CHARS = 300
 MAX_CONTENT_CHARS = 200  # text one pseudo-element may draw
 
 _COMMENT = re.compile(r"/\*.*?\*/", re.S)
+_DECLARATION = re.compile(r"""([\w-]+)\s*:\s*((?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^;"'])*)""")
 _PSEUDO = re.compile(r"::?(before|after)\s*$", re.I)
 _ESCAPE = re.compile(r"\\([0-9a-fA-F]{1,6})[ \t\n\r\f]?|\\(.)", re.S)
 _CLASS_OR_ID = re.compile(r"([.#])(-?[_a-zA-Z][\w-]*)")
@@ -48,12 +49,9 @@ def _unescape(s: str) -> str:
 
 
 def _declarations(block: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for decl in block.split(";"):
-        name, sep, value = decl.partition(":")
-        if sep:
-            out[name.strip().lower()] = value.replace("!important", "").strip()
-    return out
+    """A rule's declarations by property name; a ";" inside a quoted string (content: "满减；包邮")
+    does not end one."""
+    return {m.group(1).lower(): m.group(2).replace("!important", "").strip() for m in _DECLARATION.finditer(block)}
 
 
 def _rules(css: str):

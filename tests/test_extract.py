@@ -42,9 +42,11 @@ CSS_PAGE = """<!doctype html><html><head><title>玻尿酸面膜</title>
 a:hover { display: none }                 .gone::before { content: "被隐藏元素画的字"; }
 p::first-line { content: "不是文字" }     :::bad[ { content: "坏选择器" }
 .ico::before { content: "\\e600"; }       /* an icon font's glyph: a picture, not text */
+.tip::after { content: "减10;包邮"; color: red }  /* a ; inside the string ends no declaration */
 </style></head>
 <body><p>全网<span class="w1"></span>好的补水面膜</p>
 <p>销量<b class="w2" data-n="名"></b></p>
+<p><span class="tip">满99</span></p>
 <div class="seo">关键词堆砌：国家级 顶级 特效</div>
 <div class="seo"><span class="gone"></span></div>
 <p><a href="/buy"><i class="ico"></i>立即购买</a></p></body></html>"""
@@ -53,7 +55,7 @@ p::first-line { content: "不是文字" }     :::bad[ { content: "坏选择器" 
 def test_text_a_style_sheet_draws_is_read_where_it_is_drawn_and_flagged() -> None:
     body = extract(CSS_PAGE, "http://shop.test/item/2.html")["fields"]["body"]
     # 最 is drawn by ::before (a CSS escape), 一名 by ::after from a string and an attribute
-    assert body.splitlines() == ["全网最好的补水面膜", "销量一名", "立即购买"]
+    assert body.splitlines() == ["全网最好的补水面膜", "销量一名", "满99减10;包邮", "立即购买"]
     hits = rules.load_engine().check({"body": body})
     assert any(h.category == "absolute_terms" and "最好" in h.match for h in hits)
 

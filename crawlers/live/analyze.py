@@ -31,12 +31,12 @@ from typing import Any
 
 from crawlers.live.decoders import FIELDS, Event
 from crawlers.live.monitor import Session, Shot
+from pipelines.ocr import SENTENCE_END
 
 MERGE_WINDOW = 1.5
 AROUND = 3  # events before and after a hit kept in its `extracted`
 WS = re.compile(r"\s+")
 CUT_SLACK = 0.6  # seconds: speech this close to a piece's edge ran into the audio cut
-SENTENCE_END = re.compile(r"[。！？!?；;…~～]\s*$")
 _HAN = re.compile(r"[\u3400-\u9fff]")
 
 
@@ -120,7 +120,8 @@ def _cut_mid_speech(prev: Event, cur: Event) -> bool:
         return False
     if prev.meta.get("media_end", 0) < a[1] - CUT_SLACK or cur.meta.get("media_start", b[0]) > b[0] + CUT_SLACK:
         return False
-    return not SENTENCE_END.search(prev.text)
+    ended = prev.text.rstrip()
+    return bool(ended) and ended[-1] not in SENTENCE_END
 
 
 def build_fields(events: list[Event]) -> tuple[dict[str, str], dict[str, list[Span]]]:
