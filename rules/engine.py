@@ -284,6 +284,9 @@ class Engine:
         self._gate_fns = [
             [_compile_fast_condition(g, fns) for g in gates] for gates, fns in zip(self._gates, self._sel_fns, strict=True)
         ]
+        # the memo's name sets (a set per AST node, about a fifth of the engine's memory) are needed
+        # only while conditions compile
+        self._names_memo = None
 
     def _safe_width_of(self, rx) -> int:
         """rules.cues.safe_width of a `regex` pattern not in the pack cache, on its first search."""

@@ -536,8 +536,17 @@ def build_rule(pack: Pack, raw: LineDict, file: str, rline: int) -> Rule:
         sector=list(raw.get("sector", [])),
         falsepositives=list(raw.get("falsepositives", [])),
         provenance=dict(raw.get("provenance", {})),
-        raw=raw,
     )
+
+
+def rule_source(pack: Pack, rule: Rule) -> dict:
+    """The rule's mapping as written in its YAML file, read again from the pack folder (the engine
+    does not keep it: `fangxin rules explain --json` is its only reader)."""
+    path = os.path.join(pack.path, "rules", os.path.basename(rule.file))
+    for entry in load_yaml(path) or []:
+        if isinstance(entry, dict) and entry.get("id") == rule.id:
+            return json.loads(json.dumps(entry, ensure_ascii=False, default=str))
+    raise PackError(display_path(path), 0, rule.id, "the rule is no longer in this file")
 
 
 def discover(root: str = PACKS_DIR) -> list[str]:

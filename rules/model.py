@@ -100,7 +100,6 @@ class Rule(RuleHead):
     sector: list[str] = field(default_factory=list)
     falsepositives: list[str] = field(default_factory=list)
     provenance: dict = field(default_factory=dict)
-    raw: dict = field(default_factory=dict)
 
 
 @dataclass

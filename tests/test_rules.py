@@ -485,6 +485,11 @@ def test_rules_commands_help_and_explain():
         assert res.exit_code == 0 and len(res.output) > 200, args
     res = CliRunner().invoke(cli, ["rules", "explain", "FIN-PRINCIPAL-001"])
     assert res.exit_code == 0 and "第二十五条" in res.output and "must_match" in res.output
+    # --json: the rule as written in its YAML file (read again from the pack, not kept in memory)
+    res = CliRunner().invoke(cli, ["rules", "explain", "FIN-PRINCIPAL-001", "--json"])
+    written = json.loads(res.output)
+    assert written["id"] == "FIN-PRINCIPAL-001" and written["category"] == "finance"
+    assert len(written["tests"]["must_match"]) >= 2 and "condition" in written
 
 
 def test_explain_text_says_what_blocked_a_candidate():

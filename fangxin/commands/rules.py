@@ -269,7 +269,15 @@ def rules_explain(rule_id: str, as_json: bool, text: str | None, field_name: str
         _explain_text(engine, rule, text, field_name, as_json)
         return
     if as_json:
-        click.echo(json.dumps(rule.raw, ensure_ascii=False, indent=1))
+        from rules.errors import PackError
+        from rules.loader import rule_source
+
+        pack = next(p for p in engine.packs if p.id == rule.pack)
+        try:
+            click.echo(json.dumps(rule_source(pack, rule), ensure_ascii=False, indent=1))
+        except PackError as err:
+            click.echo(str(err), err=True)
+            sys.exit(1)
         return
     lines = [
         f"{rule.id}  {rule.title}",
