@@ -1346,11 +1346,6 @@ def _load_engine(packs: Iterable[str] | None) -> Engine:
     if cache is not None:
         engine.derive_all()  # the cache keeps every derived fact: a cached load computes none
         cache.store(loaded, engine)
-    # the parser's trees of every pattern (about 50 MB for the base pack) served the load's
-    # analyses; a pattern analysed later (no pack cache) is parsed again then
-    from rules.cues import parse
-
-    parse.cache_clear()
     return engine
 
 
