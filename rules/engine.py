@@ -113,6 +113,8 @@ class Engine:
                 by_id[rule.id] = rule  # an extending pack overrides its base
         self._rules: dict[str, Rule] = {rid: r for rid, r in by_id.items() if rid not in disabled}
         self.rules: list[Rule] = list(self._rules.values())
+        # position of each loaded rule, by id (the engine's per-rule tables are indexed by it)
+        self._index: dict[str, int] = {r.id: i for i, r in enumerate(self.rules)}
         self._pack_of = {p.id: p for p in packs}
         self._compile()
 
@@ -409,6 +411,15 @@ class Engine:
     def rule(self, rule_id: str) -> Rule:
         """The rule object of that id, or KeyError."""
         return self._rules[rule_id]
+
+    def rule_index(self, rule: Rule) -> int:
+        """The position of a loaded rule in ``self.rules`` (ValueError for a rule not loaded).
+
+        By id, then identity: ``list.index`` would compare the dataclasses field by field."""
+        i = self._index.get(rule.id)
+        if i is None or self.rules[i] is not rule:
+            raise ValueError(f"{rule.id} is not a rule of this engine")
+        return i
 
     def literal_terms(self) -> list[str]:
         """Every literal of the automaton (for the grep -F baseline)."""

@@ -78,6 +78,5 @@ def _triggers_at(engine: Engine, rule: Rule, case: TestCase, hit) -> set[str]:
     engine._scan(ctx, [f])
     sink: list = []
     ctx.check_field(f, sink)  # fills f.cands
-    # by identity: list.index compares the dataclasses field by field (a quarter of `rules test`)
-    ri = next(i for i, r in enumerate(engine.rules) if r is rule)
+    ri = engine.rule_index(rule)
     return {t for t in rule.triggers if f.cands.get((ri, t))}

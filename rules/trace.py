@@ -69,8 +69,7 @@ def trace_rule(engine: Engine, rule_id: str, doc: dict[str, str]) -> Trace:
         b = value(chk, f, ri, node[2], s, e, seen)  # both sides: every selection gets a value
         return (a and b) if kind == "and" else (a or b)
 
-    # by identity: list.index compares the dataclasses field by field (a quarter of `rules test`)
-    ri = next(i for i, r in enumerate(engine.rules) if r is rule)
+    ri = engine.rule_index(rule)
 
     class Tracing(_Check):
         def __init__(self, *args) -> None:
