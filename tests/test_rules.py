@@ -1026,3 +1026,12 @@ def test_first_document_after_a_load_gets_its_whole_deadline(tmp_path, monkeypat
     eng = rules.load_engine()
     hits = eng.check({"title": "本理财产品保本保息，年化收益8%"}, deadline_ms=200)
     assert not hits.timed_out and "FIN-PRINCIPAL-001" in {h.rule for h in hits}
+
+
+def test_bench_split_dev_shows_no_held_out_figure():
+    """`bench rules --split dev --errors`, what rule authors run: the dev table and its errors, and
+    no held-out or overall figure that could steer an edit."""
+    res = CliRunner().invoke(cli, ["bench", "rules", "--skip-throughput", "--split", "dev", "--errors"])
+    assert res.exit_code == 0, res.output
+    assert "[dev]" in res.output and "dev-split errors:" in res.output
+    assert "[heldout]" not in res.output and "[all]" not in res.output

@@ -251,9 +251,11 @@ def _fmt_table(per: dict, overall: dict) -> list[str]:
 @click.option("--errors", "show_errors", is_flag=True, help="List the dev-split false positives and negatives.")
 @click.option("--profile", "time_rules", is_flag=True,
               help="Also list the ten rules that take the most check time on the throughput corpus.")
+@click.option("--split", "only_split", type=click.Choice(["dev", "heldout", "all"]),
+              help="Report precision/recall of this split only (rule authors: dev, so no held-out figure is seen).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 def rules_bench(megabytes: float, skip_throughput: bool, dense: bool, with_cli: bool, show_errors: bool,
-                time_rules: bool, as_json: bool) -> None:
+                time_rules: bool, only_split: str | None, as_json: bool) -> None:
     """Precision/recall per category on tests/corpus (dev, held-out, all) and check-path throughput.
 
     \b
@@ -280,10 +282,16 @@ def rules_bench(megabytes: float, skip_throughput: bool, dense: bool, with_cli: 
     result: dict = {"rules": len(engine.rules), "literals": len(engine.patterns), "scanner": engine.scanner,
                     "load_seconds": round(load_s, 3), "reload_seconds": round(reload_s, 3),
                     "cold_load_seconds": round(cold_s, 3), "cold_load_yaml_seconds": round(yaml_s, 3)}
-    for split in ("dev", "heldout", None):
+    splits = ("dev", "heldout", "all")
+    if only_split:
+        splits = (only_split,)
+    if show_errors and "dev" not in splits:
+        splits = ("dev", *splits)  # the listed errors are the dev split's; its table comes with them
+    for name in splits:
+        split = None if name == "all" else name
         items = load_corpus(split=split)
         ev = evaluate(engine, items)
-        result[split or "all"] = {"per_category": ev["per_category"], "overall": ev["overall"]}
+        result[name] = {"per_category": ev["per_category"], "overall": ev["overall"]}
         if split == "dev":
             dev_errors = ev["errors"]
     if not skip_throughput:
@@ -346,7 +354,7 @@ def rules_bench(megabytes: float, skip_throughput: bool, dense: bool, with_cli: 
     click.echo(f"pack load: {load_s:.3f} s (first), {reload_s:.3f} s (reload); without the pack cache "
                f"{cold_s:.3f} s CPU beside {yaml_s:.3f} s to read the same YAML files alone "
                f"(ratio {cold_s / yaml_s:.1f})")
-    for split in ("dev", "heldout", "all"):
+    for split in splits:
         o = result[split]["overall"]
         click.echo(f"\n[{split}] {o['texts']} texts ({o['violations']} violations, {o['negatives']} lawful)")
         for line in _fmt_table(result[split]["per_category"], o):
