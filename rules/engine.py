@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 
 import ahocorasick_rs
 
+from rules.compare import group_refs as compare_groups
+from rules.compare import holds as compare_holds
 from rules.condition import names_in
 from rules.cues import (
     ast_cues,
@@ -883,6 +885,8 @@ class _Check:
                         continue
                     if sel.min_years_ago is not None and not _years_ok(m, sel.min_years_ago, self.year):
                         continue
+                    if sel.compare is not None and not _compare_ok(m, sel.compare):
+                        continue
                     out.append((ms, me))
             return out
         anchors.sort()
@@ -904,6 +908,8 @@ class _Check:
                     if sel.min_ratio is not None and not _ratio_ok(m, sel.min_ratio):
                         continue
                     if sel.min_years_ago is not None and not _years_ok(m, sel.min_years_ago, self.year):
+                        continue
+                    if sel.compare is not None and not _compare_ok(m, sel.compare):
                         continue
                     out.append((ms, me))
             i = j
@@ -1250,6 +1256,20 @@ def _years_ok(m, min_years_ago: int, year: int) -> bool:
     except IndexError:
         return False
     return y is not None and y.isdigit() and len(y) == 4 and year - int(y) >= min_years_ago
+
+
+def _compare_ok(m, tree: tuple) -> bool:
+    """A selection's `compare` over the amounts its groups captured. A group that took no part in
+    the match, or whose text is no amount, has no value: the comparisons reading it are false."""
+    values = {}
+    for name in compare_groups(tree):
+        try:
+            v = price_value(m.group(name))
+        except IndexError:
+            continue
+        if v is not None:
+            values[name] = v
+    return compare_holds(tree, values)
 
 
 def _ratio_ok(m, min_ratio: float) -> bool:

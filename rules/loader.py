@@ -11,6 +11,7 @@ from functools import lru_cache
 import regex
 
 from rules import condition as cond
+from rules.compare import CompareError, compile_compare
 from rules.cues import group_names, parse
 from rules.errors import PackError
 from rules.lazyregex import LazyPattern
@@ -327,6 +328,14 @@ def build_selection(
         if compiled is None or not {"ref", "now"} <= group_names(source or ""):
             err("min_ratio", "needs a regex with named groups (?P<ref>…) and (?P<now>…)")
         sel.min_ratio = float(spec["min_ratio"])
+    if "compare" in spec:
+        names = group_names(source or "")
+        if compiled is None or not names:
+            err("compare", "needs a regex with named groups (?P<name>…) holding the amounts it compares")
+        try:
+            sel.compare = compile_compare(str(spec["compare"]), names)
+        except CompareError as exc:
+            err("compare", f"'{spec['compare']}' {exc}")
     if "min_years_ago" in spec:
         if compiled is None or "year" not in group_names(source or ""):
             err("min_years_ago", "needs a regex with a named group (?P<year>…) holding a four-digit year")

@@ -54,6 +54,7 @@ class Selection:
     line: int = 0
     min_ratio: float | None = None  # trigger regex with groups ref/now: keep when ref/now >= min_ratio
     min_years_ago: int | None = None  # trigger regex with group year: keep when (check year) - year >= this
+    compare: tuple | None = None  # trigger regex: keep when this comparison of its groups' amounts holds (rules.compare)
     fields: frozenset[str] | None = None  # a field selection (within "fields"): the candidate's field is one of these
 
 

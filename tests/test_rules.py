@@ -969,6 +969,38 @@ def test_min_ratio_reads_spoken_and_separated_prices(tmp_path):
         assert not any(h.rule == "ZZ-RATIO-001" for h in eng.check_text(text)), text
 
 
+def test_compare_judges_the_sum_a_coupon_gives_and_a_bad_comparison_is_refused_with_its_line(tmp_path):
+    """`compare` keeps a match only when its arithmetic over the captured amounts holds: an
+    after-coupon price the list price less the coupon does not give, in either word order. A
+    comparison naming a group the regex lacks, or using a call, stops the load at its line."""
+    pack = _copy_base(tmp_path)
+    path = pack / "rules" / "zz_sum.yaml"
+    path.write_text(
+        _rule_yaml("ZZ-SUM-001",
+                   "\n    claim:\n"
+                   "      regex: '标价(?P<list>[\\d,.]+)[^。]{0,8}?券(?P<off>[\\d.]+)[^。]{0,8}?券后(?:价)?(?P<now>[\\d.]+)"
+                   "|券后(?:价)?(?P<now>[\\d.]+)[^。]{0,8}?标价(?P<list>[\\d,.]+)[^。]{0,8}?券(?P<off>[\\d.]+)'\n"
+                   "      anchors: [券后]\n      compare: 'list - off > now * 1.02'",
+                   "{must_match: [标价179，领券50，券后99, 券后价89（标价199，店铺券30）], "
+                   "must_not_match: [标价179，领券50，券后129, 券后价169（标价199，店铺券30）]}",
+                   category="price_fraud", legal="[{law: 明码标价规定, article: 19, item: 4}]"),
+        encoding="utf-8")
+    eng = rules.load_engine([pack])
+    fires = ["标价1,299 用券200 券后999", "券后价99（标价199，券50）", "标价299，领券100，券后价189"]
+    quiet = ["标价1,299 用券200 券后1099", "券后价149（标价199，券50）", "标价299，领券100，券后价199",
+             "券后价149（标价待定，券50）"]
+    assert [t for t in fires if not any(h.rule == "ZZ-SUM-001" for h in eng.check_text(t))] == []
+    assert [t for t in quiet if any(h.rule == "ZZ-SUM-001" for h in eng.check_text(t))] == []
+    good = path.read_text(encoding="utf-8")
+    for bad, problem in [("list - coupon > now", "'coupon'"), ("__import__('os') > 1", "only numbers"),
+                         ("list - off == now", "< <= > >=")]:
+        path.write_text(good.replace("'list - off > now * 1.02'", f'"{bad}"'), encoding="utf-8")
+        with pytest.raises(rules.PackError) as info:
+            rules.load_engine([pack])
+        assert info.value.field.endswith("compare") and problem in info.value.problem, str(info.value)
+        assert info.value.line == good.splitlines().index("      compare: 'list - off > now * 1.02'") + 1
+
+
 def test_rules_check_jsonl_stops_at_a_bad_line_with_its_number_and_keeps_what_came_before(tmp_path):
     src = tmp_path / "in.jsonl"
     good = json.dumps({"id": "a", "text": "全网最低价，保证无效退款"}, ensure_ascii=False).encode()
