@@ -57,6 +57,36 @@ def group_refs(tree: tuple) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n for kid in kids for n in group_refs(kid)))
 
 
+def unparse(tree: tuple) -> str:
+    """The comparison written out again (for `fangxin rules explain`)."""
+    kind = tree[0]
+    if kind == "bool":
+        parts = (f"({unparse(t)})" if t[0] == "bool" and t[1] == "or" and tree[1] == "and" else unparse(t) for t in tree[2])
+        return f" {tree[1]} ".join(parts)
+    if kind == "cmp":
+        out = _expr(tree[2][0], 0)
+        for op, node in zip(tree[1], tree[2][1:], strict=True):
+            out += f" {op} {_expr(node, 0)}"
+        return out
+    return _expr(tree, 0)
+
+
+_PREC = {"+": 1, "-": 1, "*": 2, "/": 2}
+
+
+def _expr(node: tuple, outer: int, right: bool = False) -> str:
+    kind = node[0]
+    if kind == "num":
+        return f"{node[1]:g}"
+    if kind == "name":
+        return node[1]
+    if kind == "neg":
+        return "-" + _expr(node[1], 3)
+    prec = _PREC[node[1]]
+    text = f"{_expr(node[2], prec)} {node[1]} {_expr(node[3], prec, right=True)}"
+    return f"({text})" if prec < outer or (right and prec == outer) else text
+
+
 def holds(tree: tuple, values: dict[str, float]) -> bool:
     """Whether the comparison holds for these amounts. A comparison (one ``a < b < c`` chain) that
     reads a group missing from `values`, or divides by zero, is false; ``or`` lets a rule offer

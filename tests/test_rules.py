@@ -16,6 +16,7 @@ from click.testing import CliRunner
 import rules
 from fangxin.cli import main as cli
 from fangxin.commands.bench_rules import evaluate, load_corpus
+from rules.compare import unparse as unparse_compare
 from rules.testing import run_tests
 from tests.conftest import run_fangxin
 
@@ -510,8 +511,8 @@ def test_explain_text_says_what_blocked_a_candidate():
     cand = trace["candidates"][0]
     assert cand["match"] == "最 佳" and not cand["fired"] and trace["normalised"]["body"] == "我们不敢说是最佳的"
     blocking = {c["source"]: c["selections"] for c in cand["conjuncts"] if not c["value"]}
-    assert "not negation" in blocking  # 不敢说: the pack's negation cue, and the rule's own hedge
-    assert any(sels.get("exc_hedge") for sels in blocking.values())
+    assert "not negation" in blocking  # 不敢说: the pack's negation cue, and the ABS rules' shared hedge
+    assert any(sels.get("abs_hedge") for sels in blocking.values())
     res = CliRunner().invoke(cli, ["rules", "explain", "ABS-SUPERLATIVE-001", "--text", "今天天气晴"])
     assert "no candidate" in res.output
     # a document-level conjunct (a hospital's own page) is shown as what blocked the candidate,
@@ -991,6 +992,8 @@ def test_compare_judges_the_sum_a_coupon_gives_and_a_bad_comparison_is_refused_w
              "券后价149（标价待定，券50）"]
     assert [t for t in fires if not any(h.rule == "ZZ-SUM-001" for h in eng.check_text(t))] == []
     assert [t for t in quiet if any(h.rule == "ZZ-SUM-001" for h in eng.check_text(t))] == []
+    rule = next(r for r in eng.rules if r.id == "ZZ-SUM-001")  # `rules explain` writes it out again
+    assert unparse_compare(rule.selections["claim"].compare) == "list - off > now * 1.02"
     good = path.read_text(encoding="utf-8")
     for bad, problem in [("list - coupon > now", "'coupon'"), ("__import__('os') > 1", "only numbers"),
                          ("list - off == now", "< <= > >=")]:

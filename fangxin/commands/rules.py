@@ -257,6 +257,7 @@ def rules_explain(rule_id: str, as_json: bool, text: str | None, field_name: str
     With --text, say why the rule fires or not on that text. Example:
       fangxin rules explain ABS-SUPERLATIVE-001 --text "我用过最好的面霜" --field transcript
     """
+    from rules.compare import unparse as unparse_compare
     from rules.legal import cn_number
 
     engine = _load(())
@@ -301,6 +302,12 @@ def rules_explain(rule_id: str, as_json: bool, text: str | None, field_name: str
             what.append(f"regex: {sel.regex_source}")
         if sel.fields:
             what.append(f"fields: {', '.join(sorted(sel.fields))}")
+        if sel.min_ratio is not None:
+            what.append(f"min_ratio: {sel.min_ratio:g}")
+        if sel.min_years_ago is not None:
+            what.append(f"min_years_ago: {sel.min_years_ago}")
+        if sel.compare is not None:
+            what.append(f"compare: {unparse_compare(sel.compare)}")
         role = "trigger" if name in rule.triggers else f"within {sel.within[0]}" + (f":{sel.within[1]}" if sel.within[1] else "")
         lines.append(f"    {name} [{role}] " + "; ".join(what))
     lines.append(f"  condition:  {rule.condition_source}")
