@@ -951,47 +951,46 @@ def test_regex_check_without_compiling_agrees_with_regex_module():
 def test_min_ratio_reads_spoken_and_separated_prices(tmp_path):
     """A trigger's ref/now groups may capture Chinese numerals or thousands separators: the gap
     is computed on their values (rules.engine.price_value)."""
+    pack, _ = _one_price_rule_pack(
+        tmp_path, "ZZ-RATIO-001",
+        "      regex: '标价(?P<ref>[\\d,]+|[零一二两三四五六七八九十百千万]+)[^。]{0,6}?售价(?P<now>[\\d.]+|[零一二两三四五六七八九十百千万块]+)'\n"
+        "      anchors: [标价]\n      min_ratio: 4",
+        "{must_match: [标价六百九十九售价六十九, '标价2,999售价299'], must_not_match: [标价一百售价九十, '标价1,000售价600']}")
+    _assert_fires_only_on(rules.load_engine([pack]), "ZZ-RATIO-001",
+                          fires=["标价六百九十九，售价六十九", "标价2,999 售价299", "标价两万三售价五千", "标价九十九售价九块九"],
+                          quiet=["标价一百售价九十", "标价1,000售价600", "标价一千二售价八百", "标价十二售价五块"])
+
+
+def _one_price_rule_pack(tmp_path, rid: str, claim: str, tests: str):
+    """A copy of the base pack plus one price rule whose single selection `claim` is the YAML given."""
     pack = _copy_base(tmp_path)
-    (pack / "rules" / "zz_ratio.yaml").write_text(
-        _rule_yaml("ZZ-RATIO-001",
-                   "\n    claim:\n"
-                   "      regex: '标价(?P<ref>[\\d,]+|[零一二两三四五六七八九十百千万]+)[^。]{0,6}?售价(?P<now>[\\d.]+|[零一二两三四五六七八九十百千万块]+)'\n"
-                   "      anchors: [标价]\n      min_ratio: 4",
-                   "{must_match: [标价六百九十九售价六十九, '标价2,999售价299'], "
-                   "must_not_match: [标价一百售价九十, '标价1,000售价600']}",
-                   category="price_fraud", legal="[{law: 明码标价规定, article: 19, item: 3}]"),
-        encoding="utf-8")
-    eng = rules.load_engine([pack])
-    fires = ["标价六百九十九，售价六十九", "标价2,999 售价299", "标价两万三售价五千", "标价九十九售价九块九"]
-    quiet = ["标价一百售价九十", "标价1,000售价600", "标价一千二售价八百", "标价十二售价五块"]
-    for text in fires:
-        assert any(h.rule == "ZZ-RATIO-001" for h in eng.check_text(text)), text
-    for text in quiet:
-        assert not any(h.rule == "ZZ-RATIO-001" for h in eng.check_text(text)), text
+    path = pack / "rules" / f"{rid.lower()}.yaml"
+    path.write_text(_rule_yaml(rid, "\n    claim:\n" + claim, tests, category="price_fraud",
+                               legal="[{law: 明码标价规定, article: 19, item: 4}]"), encoding="utf-8")
+    return pack, path
+
+
+def _assert_fires_only_on(eng, rid: str, *, fires: list[str], quiet: list[str]) -> None:
+    assert [t for t in fires if not any(h.rule == rid for h in eng.check_text(t))] == []
+    assert [t for t in quiet if any(h.rule == rid for h in eng.check_text(t))] == []
 
 
 def test_compare_judges_the_sum_a_coupon_gives_and_a_bad_comparison_is_refused_with_its_line(tmp_path):
     """`compare` keeps a match only when its arithmetic over the captured amounts holds: an
     after-coupon price the list price less the coupon does not give, in either word order. A
     comparison naming a group the regex lacks, or using a call, stops the load at its line."""
-    pack = _copy_base(tmp_path)
-    path = pack / "rules" / "zz_sum.yaml"
-    path.write_text(
-        _rule_yaml("ZZ-SUM-001",
-                   "\n    claim:\n"
-                   "      regex: '标价(?P<list>[\\d,.]+)[^。]{0,8}?券(?P<off>[\\d.]+)[^。]{0,8}?券后(?:价)?(?P<now>[\\d.]+)"
-                   "|券后(?:价)?(?P<now>[\\d.]+)[^。]{0,8}?标价(?P<list>[\\d,.]+)[^。]{0,8}?券(?P<off>[\\d.]+)'\n"
-                   "      anchors: [券后]\n      compare: 'list - off > now * 1.02'",
-                   "{must_match: [标价179，领券50，券后99, 券后价89（标价199，店铺券30）], "
-                   "must_not_match: [标价179，领券50，券后129, 券后价169（标价199，店铺券30）]}",
-                   category="price_fraud", legal="[{law: 明码标价规定, article: 19, item: 4}]"),
-        encoding="utf-8")
+    pack, path = _one_price_rule_pack(
+        tmp_path, "ZZ-SUM-001",
+        "      regex: '标价(?P<list>[\\d,.]+)[^。]{0,8}?券(?P<off>[\\d.]+)[^。]{0,8}?券后(?:价)?(?P<now>[\\d.]+)"
+        "|券后(?:价)?(?P<now>[\\d.]+)[^。]{0,8}?标价(?P<list>[\\d,.]+)[^。]{0,8}?券(?P<off>[\\d.]+)'\n"
+        "      anchors: [券后]\n      compare: 'list - off > now * 1.02'",
+        "{must_match: [标价179，领券50，券后99, 券后价89（标价199，店铺券30）], "
+        "must_not_match: [标价179，领券50，券后129, 券后价169（标价199，店铺券30）]}")
     eng = rules.load_engine([pack])
-    fires = ["标价1,299 用券200 券后999", "券后价99（标价199，券50）", "标价299，领券100，券后价189"]
-    quiet = ["标价1,299 用券200 券后1099", "券后价149（标价199，券50）", "标价299，领券100，券后价199",
-             "券后价149（标价待定，券50）"]
-    assert [t for t in fires if not any(h.rule == "ZZ-SUM-001" for h in eng.check_text(t))] == []
-    assert [t for t in quiet if any(h.rule == "ZZ-SUM-001" for h in eng.check_text(t))] == []
+    _assert_fires_only_on(eng, "ZZ-SUM-001",
+                          fires=["标价1,299 用券200 券后999", "券后价99（标价199，券50）", "标价299，领券100，券后价189"],
+                          quiet=["标价1,299 用券200 券后1099", "券后价149（标价199，券50）", "标价299，领券100，券后价199",
+                                 "券后价149（标价待定，券50）"])
     rule = next(r for r in eng.rules if r.id == "ZZ-SUM-001")  # `rules explain` writes it out again
     assert unparse_compare(rule.selections["claim"].compare) == "list - off > now * 1.02"
     good = path.read_text(encoding="utf-8")
