@@ -475,6 +475,11 @@ def build_rule(pack: Pack, raw: LineDict, file: str, rline: int) -> Rule:
                 err(f"selections.{name}.within", "a trigger selection cannot have within", spec, "within")
             if sel.regex is not None and not sel.anchors and not sel.terms:
                 err(f"selections.{name}.anchors", "a trigger regex needs anchors (literals that locate it)", spec, "regex")
+        else:
+            for key in ("min_ratio", "min_years_ago", "compare"):
+                if key in spec:  # read only where trigger matches are kept: elsewhere it would be ignored
+                    err(f"selections.{name}.{key}", "applies to a trigger regex only; this selection is not a trigger",
+                        spec, key)
         selections[name] = sel
     triggers = [n for n, s in selections.items() if s.within[0] == "match"]
     if explicit_triggers:

@@ -1001,6 +1001,10 @@ def test_compare_judges_the_sum_a_coupon_gives_and_a_bad_comparison_is_refused_w
             rules.load_engine([pack])
         assert info.value.field.endswith("compare") and problem in info.value.problem, str(info.value)
         assert info.value.line == good.splitlines().index("      compare: 'list - off > now * 1.02'") + 1
+    path.write_text(good.replace("      anchors: [券后]\n", "      anchors: [券后]\n      within: field\n"), encoding="utf-8")
+    with pytest.raises(rules.PackError) as info:  # on a selection that is no trigger it would be ignored
+        rules.load_engine([pack])
+    assert info.value.field.endswith("claim.compare") and "trigger regex only" in info.value.problem, str(info.value)
 
 
 def test_rules_check_jsonl_stops_at_a_bad_line_with_its_number_and_keeps_what_came_before(tmp_path):
