@@ -42,6 +42,8 @@ def compile_compare(source: str, groups: set[str]) -> tuple:
         tree = ast.parse(source.strip(), mode="eval").body
     except SyntaxError as exc:
         raise CompareError(f"is not an expression: {exc.msg}") from None
+    except (RecursionError, MemoryError, ValueError):  # brackets nested beyond the parser, a NUL byte
+        raise CompareError("is not an expression the parser can read") from None
     return _test(tree, groups)
 
 
