@@ -36,6 +36,37 @@ DEFAULTS = {
 }
 REGEX_FLAGS = regex.IGNORECASE | regex.VERSION0
 _PURE_LITERALS = regex.compile(r"^[^\\.^$*+?{}\[\]()|]+(?:\|[^\\.^$*+?{}\[\]()|]+)*$")
+# (?&name) in a pack pattern names a `define:` entry (not preceded by an odd run of backslashes)
+_DEFINE_CALL = regex.compile(r"(?<!\\)((?:\\\\)*)\(\?&([A-Za-z_]\w*)\)")
+
+
+class DefineError(ValueError):
+    pass
+
+
+def expand_defines(source: str, defines: dict[str, str], used: set[str] | None = None) -> str:
+    """The pattern with every ``(?&name)`` replaced by ``(?:…)`` around the definition of name,
+    itself expanded. The rest of the loader (syntax check, required literals, widths, literal
+    branches), lint and the engine see the expanded pattern only, so a definition costs nothing at
+    check time. Raises DefineError for a name with no definition or a definition that reaches
+    itself. Names met are added to ``used``."""
+    if "(?&" not in source:
+        return source
+
+    def expand(text: str, stack: tuple[str, ...]) -> str:
+        def one(m) -> str:
+            name = m.group(2)
+            if name not in defines:
+                raise DefineError(f"(?&{name}) names no definition (add it under define: in the rule or in pack.yaml)")
+            if name in stack:
+                raise DefineError(f"definition {name} refers to itself ({' → '.join(stack + (name,))})")
+            if used is not None:
+                used.add(name)
+            return m.group(1) + "(?:" + expand(defines[name], stack + (name,)) + ")"
+
+        return _DEFINE_CALL.sub(one, text)
+
+    return expand(source, ())
 
 
 @lru_cache(maxsize=4)
@@ -260,7 +291,7 @@ def _literal_context_re(terms: list[str], nf: list[str], np_: list[str]):
 
 def build_selection(
     name: str, spec: dict, lists: dict[str, list[str]], steps: tuple[str, ...], default_within: str,
-    window: int, file: str, where: str,
+    window: int, file: str, where: str, defines: dict[str, str] | None = None, used: set[str] | None = None,
 ) -> Selection:
     line = getattr(spec, "line", 0)
 
@@ -291,6 +322,11 @@ def build_selection(
     within = parse_within(spec.get("within"), default_within)
     compiled = None
     source = spec.get("regex")
+    if source is not None:
+        try:
+            source = expand_defines(source, defines or {}, used)
+        except DefineError as exc:
+            err("regex", str(exc))
     if source is not None and within[0] == "document" and _PURE_LITERALS.match(source):
         # a plain alternation of literals over the whole document goes into the automaton
         terms.extend(_norm_term(t, steps) for t in source.split("|"))
@@ -393,6 +429,7 @@ def load_pack_meta(folder: str) -> tuple[Pack, LineDict, str]:
         exceptions={},
         defaults=defaults,
         disable=list(data.get("disable", [])),
+        define={k: str(v) for k, v in data.get("define", {}).items()},
     )
     return pack, data, file
 
@@ -410,10 +447,17 @@ def finish_pack_shared(pack: Pack, data: LineDict, file: str, base: Pack | None)
         pack.selections = dict(base.selections)
         pack.exceptions = dict(base.exceptions)
         pack.normalize = base.normalize
+        pack.define = {**base.define, **pack.define}
+    for name, source in data.get("define", {}).items():
+        try:
+            expand_defines(str(source), pack.define)
+        except DefineError as exc:
+            raise PackError(file, data["define"].key_lines.get(name, 0), f"define.{name}", str(exc)) from None
     sels = data.get("selections", {})
     for name, spec in sels.items():
         pack.selections[name] = build_selection(
-            name, spec, pack.lists, pack.normalize, "overlap", pack.defaults["window"], file, f"selections.{name}"
+            name, spec, pack.lists, pack.normalize, "overlap", pack.defaults["window"], file, f"selections.{name}",
+            pack.define,
         )
     names = list(pack.selections)
     for name, source in data.get("exceptions", {}).items():
@@ -454,6 +498,13 @@ def build_rule(pack: Pack, raw: LineDict, file: str, rline: int) -> Rule:
         if entry["law"] not in pack.laws:
             err(f"legal[{i}].law", f"unknown law {entry['law']!r} (declare it in legal_sources)", entry, "law")
     window = pack.defaults["window"]
+    own_define = raw.get("define", {})
+    for name in own_define:
+        if name in pack.define:
+            err(f"define.{name}", "already defined in pack.yaml (a rule may not redefine it: rename one)",
+                own_define, name)
+    defines = {**pack.define, **{k: str(v) for k, v in own_define.items()}}
+    used: set[str] = set()
     selections: dict[str, Selection] = {}
     explicit_triggers = raw.get("trigger")
     if isinstance(explicit_triggers, str):
@@ -466,7 +517,7 @@ def build_rule(pack: Pack, raw: LineDict, file: str, rline: int) -> Rule:
         )
         sel = build_selection(
             name, spec, pack.lists, pack.normalize, "match" if is_trigger else "overlap", window, file,
-            f"{rid}.selections.{name}",
+            f"{rid}.selections.{name}", defines, used,
         )
         if is_trigger:
             if sel.within[0] == "fields":
@@ -508,10 +559,16 @@ def build_rule(pack: Pack, raw: LineDict, file: str, rline: int) -> Rule:
     extract = {}
     for name, spec in raw.get("extract", {}).items():
         try:
-            rx = _pattern(spec["regex"])
+            rx = _pattern(expand_defines(spec["regex"], defines, used))
+        except DefineError as exc:
+            err(f"extract.{name}.regex", str(exc), spec, "regex")
         except regex.error as exc:
             err(f"extract.{name}.regex", f"does not compile: {exc}")
         extract[name] = (rx, parse_within(spec.get("within"), "around:30"), int(spec.get("group", 0)))
+    for name in own_define:
+        if name not in used:  # a fragment no pattern reads is dead text that a reviewer would still read
+            err(f"define.{name}", "used by no regex of this rule (remove it, or write (?&" + name + ") where it belongs)",
+                own_define, name)
     scopes = tuple(raw.get("scopes", pack.defaults["scopes"]))
     tests = raw["tests"]
     default_field = "terms" if scopes == ("terms",) else (scopes[0] if "body" not in scopes else "body")

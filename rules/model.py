@@ -120,6 +120,7 @@ class Pack:
     defaults: dict
     disable: list[str]
     rules: list[Rule] = field(default_factory=list)
+    define: dict[str, str] = field(default_factory=dict)  # name -> pattern fragment, for (?&name)
 
 
 HIT_FIELDS = (

@@ -1007,6 +1007,50 @@ def test_compare_judges_the_sum_a_coupon_gives_and_a_bad_comparison_is_refused_w
     assert info.value.field.endswith("claim.compare") and "trigger regex only" in info.value.problem, str(info.value)
 
 
+def test_define_writes_a_fragment_once_and_a_bad_definition_stops_the_load_at_its_line(tmp_path):
+    """`define:` (in pack.yaml, or in a rule) names a pattern fragment that a regex writes as
+    (?&name), nested as deep as it likes: the rule fires exactly where the same regex written out
+    in full fires. A name with no definition, a definition that reaches itself, a rule's definition
+    no regex of it uses, and one redefining pack.yaml's stop the load, each at its line."""
+    pack, path = _one_price_rule_pack(
+        tmp_path, "ZZ-DEFINE-001",
+        "      regex: '(?&ref)(?P<ref>(?&amount))[^。]{0,6}?(?&now)(?P<now>(?&amount))'\n"
+        "      anchors: [原价, 标价]\n      min_ratio: 3",
+        "{must_match: [原价300现价99, 标价500秒杀价100], must_not_match: [原价300现价200, 售价300现价99]}")
+    good = path.read_text(encoding="utf-8").replace(
+        "  selections:", "  define:\n    ref: '原价|标价'\n    now: '(?&sale)价?'\n    sale: '现|秒杀'\n  selections:")
+    path.write_text(good, encoding="utf-8")
+    with (pack / "pack.yaml").open("a", encoding="utf-8") as fh:
+        fh.write("define:\n  amount: '\\d+(?:\\.\\d+)?'\n")
+    written_out = (tmp_path / "written_out" / "cn-base")
+    shutil.copytree(pack, written_out)
+    (written_out / "rules" / path.name).write_text(good.replace(
+        "(?&ref)(?P<ref>(?&amount))[^。]{0,6}?(?&now)(?P<now>(?&amount))",
+        "(?:原价|标价)(?P<ref>\\d+(?:\\.\\d+)?)[^。]{0,6}?(?:(?:现|秒杀)价?)(?P<now>\\d+(?:\\.\\d+)?)"
+    ).replace("  define:\n    ref: '原价|标价'\n    now: '(?&sale)价?'\n    sale: '现|秒杀'\n", ""), encoding="utf-8")
+    texts = ["原价300 现价99", "标价500，秒杀价100", "原价1299.00现价399", "原价300 现价200", "售价300 现价99",
+             "标价500，秒杀价199", "原价三百现价九十九"]
+    fired = {t for t in texts if any(h.rule == "ZZ-DEFINE-001" for h in rules.load_engine([pack]).check_text(t))}
+    assert fired == {"原价300 现价99", "标价500，秒杀价100", "原价1299.00现价399"}
+    inline = rules.load_engine([written_out])
+    assert fired == {t for t in texts if any(h.rule == "ZZ-DEFINE-001" for h in inline.check_text(t))}
+    lines = good.splitlines()
+    for bad, field, problem, line in [
+        (good.replace("(?&sale)价?", "(?&sales)价?"), "ZZ-DEFINE-001.selections.claim.regex",
+         "(?&sales) names no definition", lines.index("    claim:") + 2),
+        (good.replace("sale: '现|秒杀'", "sale: '现|(?&now)'"), "ZZ-DEFINE-001.selections.claim.regex",
+         "now → sale → now", lines.index("    claim:") + 2),
+        (good.replace("    sale: '现|秒杀'\n", "    sale: '现|秒杀'\n    unused: '特价'\n"), "ZZ-DEFINE-001.define.unused",
+         "used by no regex", lines.index("    sale: '现|秒杀'") + 2),
+        (good.replace("    sale: '现|秒杀'\n", "    sale: '现|秒杀'\n    amount: '\\d+'\n"), "ZZ-DEFINE-001.define.amount",
+         "already defined in pack.yaml", lines.index("    sale: '现|秒杀'") + 2),
+    ]:
+        path.write_text(bad, encoding="utf-8")
+        with pytest.raises(rules.PackError) as info:
+            rules.load_engine([pack])
+        assert (info.value.field, info.value.line) == (field, line) and problem in info.value.problem, str(info.value)
+
+
 def test_rules_check_jsonl_stops_at_a_bad_line_with_its_number_and_keeps_what_came_before(tmp_path):
     src = tmp_path / "in.jsonl"
     good = json.dumps({"id": "a", "text": "全网最低价，保证无效退款"}, ensure_ascii=False).encode()
