@@ -120,18 +120,28 @@ def _check_selection(sel: Selection, file: str, line: int, where: str, budget_ms
         out.append(Finding("error", file, line, f"{where}.regex", "nested quantifier (catastrophic backtracking risk)"))
     if _UNBOUNDED_DOT.search(src):
         out.append(Finding("warning", file, line, f"{where}.regex", "unbounded greedy .* / .+; bound it, e.g. .{0,20}"))
+    try:  # compiled before the clock starts: a pattern is compiled on its first use (rules.lazyregex)
+        rx = sel.regex.compiled() if hasattr(sel.regex, "compiled") else sel.regex
+    except regex.error as exc:  # the loader checks syntax only (rules.loader._pattern)
+        out.append(Finding("error", file, line, f"{where}.regex", f"does not compile: {exc}"))
+        return out
     worst = 0.0
     for sample in ADVERSARIAL:
-        t0 = time.perf_counter()
-        try:
-            list(sel.regex.finditer(sample, timeout=max(0.2, budget_ms / 100)))
-        except TimeoutError:
-            out.append(Finding("error", file, line, f"{where}.regex", "timed out on adversarial input"))
-            return out
-        except regex.error as exc:  # the loader checks syntax only (rules.loader._pattern)
-            out.append(Finding("error", file, line, f"{where}.regex", f"does not compile: {exc}"))
-            return out
-        worst = max(worst, time.perf_counter() - t0)
+        best = None
+        # a sample over budget is timed up to three times and its best time counts, so another
+        # process busy on the machine does not make a fast pattern look slow
+        for _ in range(3):
+            t0 = time.perf_counter()
+            try:
+                list(rx.finditer(sample, timeout=max(0.2, budget_ms / 100)))
+            except TimeoutError:
+                out.append(Finding("error", file, line, f"{where}.regex", "timed out on adversarial input"))
+                return out
+            took = time.perf_counter() - t0
+            best = took if best is None else min(best, took)
+            if best * 1000 <= budget_ms:
+                break
+        worst = max(worst, best)
     if worst * 1000 > budget_ms:
         out.append(Finding("warning", file, line, f"{where}.regex",
                            f"slow on adversarial input ({worst * 1000:.0f} ms on ~4000 chars)"))
