@@ -499,10 +499,7 @@ def build_rule(pack: Pack, raw: LineDict, file: str, rline: int) -> Rule:
             err(f"legal[{i}].law", f"unknown law {entry['law']!r} (declare it in legal_sources)", entry, "law")
     window = pack.defaults["window"]
     own_define = raw.get("define", {})
-    for name in own_define:
-        if name in pack.define:
-            err(f"define.{name}", "already defined in pack.yaml (a rule may not redefine it: rename one)",
-                own_define, name)
+    # a rule's definition shadows pack.yaml's of the same name, as a rule's selection does
     defines = {**pack.define, **{k: str(v) for k, v in own_define.items()}}
     used: set[str] = set()
     selections: dict[str, Selection] = {}

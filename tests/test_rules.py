@@ -1010,8 +1010,9 @@ def test_compare_judges_the_sum_a_coupon_gives_and_a_bad_comparison_is_refused_w
 def test_define_writes_a_fragment_once_and_a_bad_definition_stops_the_load_at_its_line(tmp_path):
     """`define:` (in pack.yaml, or in a rule) names a pattern fragment that a regex writes as
     (?&name), nested as deep as it likes: the rule fires exactly where the same regex written out
-    in full fires. A name with no definition, a definition that reaches itself, a rule's definition
-    no regex of it uses, and one redefining pack.yaml's stop the load, each at its line."""
+    in full fires; a rule's definition shadows pack.yaml's of the same name. A name with no
+    definition, a definition that reaches itself and a rule's definition no regex of it uses stop
+    the load, each at its line."""
     pack, path = _one_price_rule_pack(
         tmp_path, "ZZ-DEFINE-001",
         "      regex: '(?&ref)(?P<ref>(?&amount))[^。]{0,6}?(?&now)(?P<now>(?&amount))'\n"
@@ -1021,7 +1022,7 @@ def test_define_writes_a_fragment_once_and_a_bad_definition_stops_the_load_at_it
         "  selections:", "  define:\n    ref: '原价|标价'\n    now: '(?&sale)价?'\n    sale: '现|秒杀'\n  selections:")
     path.write_text(good, encoding="utf-8")
     with (pack / "pack.yaml").open("a", encoding="utf-8") as fh:
-        fh.write("define:\n  amount: '\\d+(?:\\.\\d+)?'\n")
+        fh.write("define:\n  amount: '\\d+(?:\\.\\d+)?'\n  sale: '特价'\n")
     written_out = (tmp_path / "written_out" / "cn-base")
     shutil.copytree(pack, written_out)
     (written_out / "rules" / path.name).write_text(good.replace(
@@ -1042,8 +1043,6 @@ def test_define_writes_a_fragment_once_and_a_bad_definition_stops_the_load_at_it
          "now → sale → now", lines.index("    claim:") + 2),
         (good.replace("    sale: '现|秒杀'\n", "    sale: '现|秒杀'\n    unused: '特价'\n"), "ZZ-DEFINE-001.define.unused",
          "used by no regex", lines.index("    sale: '现|秒杀'") + 2),
-        (good.replace("    sale: '现|秒杀'\n", "    sale: '现|秒杀'\n    amount: '\\d+'\n"), "ZZ-DEFINE-001.define.amount",
-         "already defined in pack.yaml", lines.index("    sale: '现|秒杀'") + 2),
     ]:
         path.write_text(bad, encoding="utf-8")
         with pytest.raises(rules.PackError) as info:
