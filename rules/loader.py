@@ -446,6 +446,7 @@ def finish_pack_shared(pack: Pack, data: LineDict, file: str, base: Pack | None)
         pack.laws = laws
         pack.selections = dict(base.selections)
         pack.exceptions = dict(base.exceptions)
+        pack.exception_categories = dict(base.exception_categories)
         pack.normalize = base.normalize
         pack.define = {**base.define, **pack.define}
     for name, source in data.get("define", {}).items():
@@ -460,12 +461,20 @@ def finish_pack_shared(pack: Pack, data: LineDict, file: str, base: Pack | None)
             pack.define,
         )
     names = list(pack.selections)
-    for name, source in data.get("exceptions", {}).items():
+    for name, spec in data.get("exceptions", {}).items():
+        line = data["exceptions"].key_lines.get(name, 0)
+        # a condition, or {when: condition, categories: [...]} for an exception only the rules of those
+        # categories apply (a court's report quoting a clause exempts standard-term rules, not price rules)
+        source, categories = (spec, None) if isinstance(spec, str) else (spec.get("when"), spec.get("categories"))
         try:
-            ast = cond.parse(source, names, ["_"])
+            ast = cond.parse(str(source), names, ["_"])
         except cond.ConditionError as exc:
-            raise PackError(file, data["exceptions"].key_lines.get(name, 0), f"exceptions.{name}", str(exc)) from None
-        pack.exceptions[name] = (source, ast)
+            where = f"exceptions.{name}" + ("" if categories is None else ".when")
+            raise PackError(file, line, where, str(exc)) from None
+        pack.exceptions[name] = (str(source), ast)
+        pack.exception_categories.pop(name, None)
+        if categories is not None:  # the schema has checked them against the fixed vocabulary
+            pack.exception_categories[name] = frozenset(categories)
 
 
 def load_rules(pack: Pack, folder: str) -> list[Rule]:
@@ -550,7 +559,8 @@ def build_rule(pack: Pack, raw: LineDict, file: str, rline: int) -> Rule:
     for name in off:
         if name not in pack.exceptions:
             err("exceptions_off", f"unknown pack exception {name!r}")
-    applied = [n for n in pack.exceptions if n not in off]
+    scoped = pack.exception_categories
+    applied = [n for n in pack.exceptions if n not in off and (n not in scoped or raw["category"] in scoped[n])]
     for name in applied:
         ast = ("and", ast, ("not", pack.exceptions[name][1]))
     extract = {}

@@ -121,6 +121,8 @@ class Pack:
     disable: list[str]
     rules: list[Rule] = field(default_factory=list)
     define: dict[str, str] = field(default_factory=dict)  # name -> pattern fragment, for (?&name)
+    # name -> the categories whose rules apply the exception; a name absent here applies to every rule
+    exception_categories: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 HIT_FIELDS = (

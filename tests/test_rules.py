@@ -189,6 +189,16 @@ def test_schema_knows_every_normalisation_step():
     assert tuple(schema["properties"]["normalize"]["items"]["enum"]) == ALL_STEPS
 
 
+def test_schemas_know_every_category():
+    from rules.model import CATEGORIES
+
+    pack = json.loads((Path(rules.__file__).parent / "schema" / "pack.schema.json").read_text())
+    rule = json.loads((Path(rules.__file__).parent / "schema" / "rule.schema.json").read_text())
+    scoped = pack["properties"]["exceptions"]["additionalProperties"]["oneOf"][1]
+    assert tuple(scoped["properties"]["categories"]["items"]["enum"]) == CATEGORIES
+    assert tuple(rule["properties"]["category"]["enum"]) == CATEGORIES
+
+
 def test_schema_knows_every_document_field():
     from rules.model import FIELDS
 
@@ -415,6 +425,39 @@ def test_regional_pack_extends_and_disables(tmp_path):
     assert eng.check_text("这里有示例违规词")[0].rule == "XX-LOCAL-001"
     with pytest.raises(KeyError):
         eng.rule("ABS-PREFERRED-009")
+
+
+def test_pack_exception_scoped_to_categories_applies_to_their_rules_only(tmp_path):
+    """An exception written {when, categories} drops a candidate of a rule of those categories only
+    (and is listed among the exceptions that rule considered); a category outside the fixed
+    vocabulary, or a bad condition, stops the load at the exception's line."""
+    region = tmp_path / "cn-xx"
+    (region / "rules").mkdir(parents=True)
+    head = ("id: cn-xx\nversion: 0.1.0\ntitle: 示例地方包\njurisdiction: CN-HN\nextends: cn-base\n"
+            "selections:\n  sample_doc: {regex: '样稿|内部审稿', within: field}\nexceptions:\n")
+    good = head + "  sample_draft:\n    when: sample_doc\n    categories: [other]\n"
+    (region / "pack.yaml").write_text(good, encoding="utf-8")
+    (region / "rules" / "local.yaml").write_text(
+        _rule_yaml("XX-LOCAL-001", "{claim: {terms: [示例违规词]}}",
+                   "{must_match: [含示例违规词, 示例违规词二], must_not_match: [正常文本, 样稿：示例违规词]}")
+        + _rule_yaml("XX-LOCAL-002", "{claim: {terms: [示例违规词]}}",
+                     "{must_match: [含示例违规词, 样稿：示例违规词], must_not_match: [正常文本, 另一段正常文本]}",
+                     category="price_fraud"),
+        encoding="utf-8")
+    eng = rules.load_engine([BASE, region])
+    assert run_tests(eng, {"cn-xx"}).failures == []
+    assert {h.rule for h in eng.check_text("这里有示例违规词")} == {"XX-LOCAL-001", "XX-LOCAL-002"}
+    assert {h.rule for h in eng.check_text("样稿：这里有示例违规词")} == {"XX-LOCAL-002"}
+    [other] = [h for h in eng.check_text("这里有示例违规词") if h.rule == "XX-LOCAL-001"]
+    [price] = [h for h in eng.check_text("这里有示例违规词") if h.rule == "XX-LOCAL-002"]
+    assert "sample_draft" in other.exceptions and "sample_draft" not in price.exceptions
+    assert "overseer_report" not in other.exceptions  # the base pack's own scoped exception: unfair_terms only
+    for bad, field, line in [(good.replace("[other]", "[others]"), "exceptions.sample_draft.categories.0", 11),
+                             (good.replace("when: sample_doc", "when: sample_doc and"), "exceptions.sample_draft.when", 9)]:
+        (region / "pack.yaml").write_text(bad, encoding="utf-8")
+        with pytest.raises(rules.PackError) as info:
+            rules.load_engine([BASE, region])
+        assert (info.value.field, info.value.line) == (field, line), str(info.value)
 
 
 def test_trigger_lookahead_sees_past_the_window(tmp_path):
