@@ -175,19 +175,17 @@ class Engine:
         self._identity: dict[str, dict] = {}  # rule id -> rule_identity(rule), built on first hit
         self._content_keys: dict[int, tuple] = {}  # id(selection) -> _content_key
         self._guide_finders: dict[str, object] = {}  # literal alternation -> compiled finditer
-        # document-level gates: top-level conjuncts of a condition that only read whole-document
-        # selections (sector context such as drug_ctx). Checked once per document, before any
-        # candidate of the rule is built.
+        # document-level gates: what the whole-document selections of a condition (sector context
+        # such as drug_ctx, a bill on the page) say of it before any span is known (see
+        # _document_gate). Checked once per document, before any candidate of the rule is built.
         self._gates: list[list] = []
         # selection names per condition AST node; pack-wide exception ASTs are shared by every rule
         names_memo = self._names_memo = {}
         for rule in self.rules:
-            gates = []
-            for conj in _conjuncts(rule.condition):
-                names = names_in(conj, names_memo)
-                if names and all(self._selection(rule, n).within[0] == "document" for n in names):
-                    gates.append(conj)
-            self._gates.append(gates)
+            doc_names = {n for n in names_in(rule.condition, names_memo)
+                         if self._selection(rule, n).within[0] == "document"}
+            gate = _document_gate(rule.condition, doc_names) if doc_names else TRUE_NODE
+            self._gates.append([] if gate == TRUE_NODE else [gate])
         # `regex` patterns whose worst-case backtracking in a window of up to N characters is
         # bounded (see rules.cues.safe_width) run there without the per-call timeout, which costs more than
         # the search itself; wider windows and every other pattern keep the timeout
@@ -777,6 +775,52 @@ def _guard_fn(pack_id: str, band: int, names: list[str], cues: set[str], reach: 
         return val
 
     return frozenset(names), guard
+
+
+TRUE_NODE = ("const", True)
+FALSE_NODE = ("const", False)
+
+
+def _and(a, b):
+    if a == FALSE_NODE or b == FALSE_NODE:
+        return FALSE_NODE
+    return b if a == TRUE_NODE else a if b == TRUE_NODE or a == b else ("and", a, b)
+
+
+def _or(a, b):
+    if a == TRUE_NODE or b == TRUE_NODE:
+        return TRUE_NODE
+    return b if a == FALSE_NODE else a if b == FALSE_NODE or a == b else ("or", a, b)
+
+
+def _not(a):
+    if a[0] == "not":
+        return a[1]
+    return FALSE_NODE if a == TRUE_NODE else TRUE_NODE if a == FALSE_NODE else ("not", a)
+
+
+def _document_gate(node, doc_names: set[str], definitely: bool = False):
+    """A condition over the whole-document selections ``doc_names`` alone that holds whenever
+    ``node`` can hold at some span of the document (``definitely``: that holds only when
+    ``node`` holds at every span). Three-valued reading: every other selection, and the guarded
+    exception groups, may be true or false at a span. ``(bill_doc and claim) or at_door`` gives
+    no gate; ``(bill_doc and claim or bill_doc and noextra) and not clinic_ctx`` gives
+    ``bill_doc and not clinic_ctx``. Whole-document selections do not depend on the span, so a
+    document where the gate is false cannot produce a hit of the rule: same hits, fewer windows."""
+    kind = node[0]
+    if kind == "sel":
+        if node[1] in doc_names:
+            return node
+        return FALSE_NODE if definitely else TRUE_NODE
+    if kind == "const":
+        return node
+    if kind == "not":
+        return _not(_document_gate(node[1], doc_names, not definitely))
+    if kind in ("and", "or"):
+        a = _document_gate(node[1], doc_names, definitely)
+        b = _document_gate(node[2], doc_names, definitely)
+        return _and(a, b) if kind == "and" else _or(a, b)
+    return FALSE_NODE if definitely else TRUE_NODE  # anything else: unknown
 
 
 def _conjuncts(node) -> list:

@@ -698,7 +698,8 @@ def test_presence_only_literals_are_reported_once_and_only_when_aligned(engine):
 
 
 def test_exception_guard_changes_no_result(monkeypatch):
-    """The exception guard, the literal pre-filters and the trimmed regex windows only skip work:
+    """The exception guard, the document gates, the literal pre-filters and the trimmed regex
+    windows only skip work:
     with and without them every corpus text, also with warning, quotation and law cues planted
     around it, gets the same hits and exceptions."""
     monkeypatch.setenv("FANGXIN_RULES_GUARD", "on")
@@ -706,12 +707,43 @@ def test_exception_guard_changes_no_result(monkeypatch):
     monkeypatch.setenv("FANGXIN_RULES_GUARD", "off")
     plain = rules.load_engine([BASE])
     plain._reach = {}  # and trigger regexes in their full windows, not trimmed to their longest match
+    plain._gate_fns = [[] for _ in plain._gate_fns]  # and every rule's candidates built, document gate or not
     names = {n for group, _fn in guarded._guards["cn-base"] for n in group}
     assert {"warning", "strong_warning", "discussing_law"} <= names and not plain._guards
     for it in load_corpus():
         for text in (it["text"], f"谨防“{it['text']}”骗局？", f"《广告法》规定：{it['text']}，是否属实"):
             doc = {it["field"]: text}
             assert [h.to_dict() for h in guarded.check(doc)] == [h.to_dict() for h in plain.check(doc)], (it["id"], text)
+
+
+def test_document_gate_reads_whole_document_selections_through_and_or_not():
+    """A rule is skipped on a document where its whole-document selections alone make its
+    condition false at every span, wherever they sit in it; every other selection may be either."""
+    from rules.condition import parse
+    from rules.engine import TRUE_NODE, _document_gate
+
+    names = ["claim", "noextra", "at_door", "bill_doc", "clinic_ctx", "exc"]
+
+    def gate(cond):
+        node = _document_gate(parse(cond, names, ["claim"]), {"bill_doc", "clinic_ctx"})
+        return node if node == TRUE_NODE else parse_back(node)
+
+    def parse_back(node):
+        if node[0] == "sel":
+            return node[1]
+        if node[0] == "not":
+            return f"not {parse_back(node[1])}"
+        return f"({parse_back(node[1])} {node[0]} {parse_back(node[2])})"
+
+    assert gate("claim and not clinic_ctx") == "not clinic_ctx"
+    assert gate("(bill_doc and claim or bill_doc and noextra) and not clinic_ctx") == "(bill_doc and not clinic_ctx)"
+    assert gate("(bill_doc and claim) or at_door") == TRUE_NODE  # at_door alone can fire: no gate
+    assert gate("claim and not (bill_doc and exc)") == TRUE_NODE  # exc may be false: bill_doc proves nothing
+    assert gate("claim and not (bill_doc or exc)") == "not bill_doc"
+    assert gate("not (not bill_doc or claim)") == "bill_doc"
+    engine = rules.load_engine([BASE])
+    gates = dict(zip((r.id for r in engine.rules), engine._gates, strict=True))
+    assert gates["PRICE-PROMISE-BILLED-050"] == []  # free_at_door needs no bill on the page
 
 
 def test_required_literals_are_in_every_match(engine):
