@@ -4,7 +4,8 @@ Steps (each can be switched off per pack in ``pack.yaml`` ``normalize:``):
 
 * ``fullwidth``  - full-width ASCII letters, digits and symbols to half-width, U+3000 to space;
 * ``nfkc``       - NFKC for the compatibility characters evaders use (circled digits ①, Kangxi
-                   radicals, compatibility ideographs); ``①`` becomes ``1``;
+                   radicals, compatibility ideographs, ideograph emoji); ``①`` becomes ``1``,
+                   ``🈚`` becomes ``无``;
 * ``zero_width`` - zero-width and soft-hyphen characters removed;
 * ``t2s``        - traditional to simplified Chinese, character by character, from OpenCC's t2s table,
                    then a few regional words to the mainland word (私訊 → 私信, 轉帳 → 转账);
@@ -52,7 +53,7 @@ SYMBOL_MODIFIERS = "".join(chr(cp) for cp in (*range(0xFE00, 0xFE10), *range(0x1
 # brackets evaders put around one character of a banned word (最(佳), 最【佳】)
 _BRACKETED = re.compile("[(（【「〔\\[]([\u3400-\u4dbf\u4e00-\u9fff])[)）】」〕\\]]")
 # look-alike and variant characters written for a banned word's character
-VARIANTS = {"蕞": "最", "冣": "最", "㝡": "最", "笫": "第"}
+VARIANTS = {"蕞": "最", "冣": "最", "㝡": "最", "笫": "第", "満": "满", "営": "营"}  # 満 営: Japanese forms (🈵 🈺)
 # regional words that character-by-character t2s leaves in their Taiwan/Hong Kong form, mapped to
 # the mainland word the rules are written with (same length: the index map is unchanged); applied
 # only where a traditional character was converted
@@ -107,6 +108,10 @@ def _nfkc_candidates() -> Iterable[int]:
     yield from range(0x00B2, 0x00B9 + 1)  # superscripts
     yield from range(0x2070, 0x209F + 1)
     yield from range(0xFE50, 0xFE6B + 1)  # small form variants
+    # squared and circled ideograph emoji that stand for their character (🈚 无, 🈶 有, 🉑 可, 🈲 禁):
+    # 🈚副作用 is 无副作用 written past a keyword filter
+    yield from range(0x1F210, 0x1F23B + 1)
+    yield from range(0x1F250, 0x1F251 + 1)
 
 
 _PRESET: dict[tuple[str, ...], tuple] = {}

@@ -132,6 +132,9 @@ def test_normalisation_map():
         ("全网最(佳)面膜", "全网最佳面膜"),  # brackets around one character
         ("全网最【佳】", "全网最佳"),
         ("行业笫一，全网蕞佳", "行业第一，全网最佳"),  # look-alike characters
+        ("激素？🈚！🈶效🉑退", "激素？无！有效可退"),  # ideograph emoji for their character
+        ("🈚️副作用", "无副作用"),  # and its variation selector, between two characters, with it
+        ("🈵300减30", "满300减30"),  # 🈵 is the Japanese form 満
         # symbols that say something, and symbols used as bullets, stay
         ("保本❌保息❌", "保本❌保息❌"),
         ("原价→99元", "原价→99元"),
