@@ -1106,8 +1106,17 @@ def test_define_writes_a_fragment_once_and_a_bad_definition_stops_the_load_at_it
     good = path.read_text(encoding="utf-8").replace(
         "  selections:", "  define:\n    ref: '原价|标价'\n    now: '(?&sale)价?'\n    sale: '现|秒杀'\n  selections:")
     path.write_text(good, encoding="utf-8")
-    with (pack / "pack.yaml").open("a", encoding="utf-8") as fh:
-        fh.write("define:\n  amount: '\\d+(?:\\.\\d+)?'\n  sale: '特价'\n")
+    # the test's pack fragments join the base pack's own `define:` block (one key per mapping)
+    pack_yaml = pack / "pack.yaml"
+    text = pack_yaml.read_text(encoding="utf-8")
+    extra = "  amount: '\\d+(?:\\.\\d+)?'\n  sale: '特价'\n"
+    if "\ndefine:" in text:
+        head, key, rest = text.partition("\ndefine:")
+        end = rest.index("\n") + 1
+        text = head + key + rest[:end] + extra + rest[end:]
+    else:
+        text += "define:\n" + extra
+    pack_yaml.write_text(text, encoding="utf-8")
     written_out = (tmp_path / "written_out" / "cn-base")
     shutil.copytree(pack, written_out)
     (written_out / "rules" / path.name).write_text(good.replace(
